@@ -1,0 +1,1 @@
+"""The judge: collect, parse CI comments, evaluate, verdicts and governance outputs."""

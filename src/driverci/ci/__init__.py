@@ -1,0 +1,1 @@
+"""The reference third-party CI: listen, decide, queue, execute, publish, report."""

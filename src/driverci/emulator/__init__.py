@@ -1,0 +1,1 @@
+"""Gerrit emulator: REST, SSH stream-events and git, plus scenario seeding."""

@@ -1,0 +1,481 @@
+"""The emulator's state: every mutation is an operation, applied in memory and journalled.
+
+Each public method validates its input, resolves everything random or time-dependent
+(ids, timestamps) into a plain JSON operation, applies it, appends it to
+``<state dir>/journal.jsonl`` and tells listeners about the events it caused. Re-opening a
+state directory replays the journal, so nothing posted is ever lost across restarts, and
+a replay reproduces exactly the same ids and timestamps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from driverci.emulator import ops
+from driverci.emulator.model import (
+    LABEL_VALUES,
+    Account,
+    Change,
+    EmulatorEvent,
+    FileChange,
+    PatchSet,
+    Project,
+)
+from driverci.errors import DriverCIError
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[EmulatorEvent], None]
+
+
+class EmulatorError(DriverCIError):
+    """A request the emulated Gerrit refuses; ``status`` is the HTTP status Gerrit would send."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class EmulatorState:
+    """All accounts, projects and changes of one emulated Gerrit server."""
+
+    JOURNAL_NAME = "journal.jsonl"
+    FIRST_ACCOUNT_ID = 1000000
+    FIRST_CHANGE_NUMBER = 1
+
+    def __init__(
+        self,
+        state_dir: Path | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        web_url: str = "http://127.0.0.1:8080",
+    ) -> None:
+        self.state_dir = state_dir
+        self.clock = clock
+        self.web_url = web_url.rstrip("/")
+        self.accounts: dict[int, Account] = {}
+        self.projects: dict[str, Project] = {}
+        self.changes: dict[int, Change] = {}
+        self._by_username: dict[str, Account] = {}
+        self._open_by_key: dict[tuple[str, str, str], int] = {}
+        self._listeners: list[Listener] = []
+        self._journal: IO[str] | None = None
+        self._batch_depth = 0
+        self._replaying = False
+        self.next_change_number = self.FIRST_CHANGE_NUMBER
+        self.next_account_id = self.FIRST_ACCOUNT_ID
+        if state_dir is not None:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            self._replay(state_dir / self.JOURNAL_NAME)
+            self._journal = open(state_dir / self.JOURNAL_NAME, "a", encoding="utf-8")  # noqa: SIM115
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.flush()
+            os.fsync(self._journal.fileno())
+            self._journal.close()
+            self._journal = None
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group many operations (seeding): the journal is flushed once at the end."""
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            if self._batch_depth == 0 and self._journal is not None:
+                self._journal.flush()
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _replay(self, journal: Path) -> None:
+        if not journal.exists():
+            return
+        self._replaying = True
+        try:
+            with open(journal, encoding="utf-8") as lines:
+                for line_number, line in enumerate(lines, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        op = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        # A crash can leave a torn last line; anything else is corruption.
+                        log.warning(
+                            "%s:%d: skipping unreadable journal line (%s)",
+                            journal,
+                            line_number,
+                            exc,
+                        )
+                        continue
+                    ops.apply(self, op)
+        finally:
+            self._replaying = False
+
+    def commit(self, op: dict[str, Any]) -> list[EmulatorEvent]:
+        """Apply one operation, journal it and tell the listeners what happened."""
+        events = ops.apply(self, op)
+        if self._journal is not None:
+            self._journal.write(json.dumps(op, separators=(",", ":")) + "\n")
+            if self._batch_depth == 0:
+                self._journal.flush()
+        for event in events:
+            for listener in list(self._listeners):
+                listener(event)
+        return events
+
+    # -- look-ups --------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def account_by_username(self, username: str) -> Account | None:
+        return self._by_username.get(username)
+
+    def find_account(self, who: str) -> Account | None:
+        """Resolve USER as Gerrit does in queries: id, username, email or full name."""
+        if who.isdigit() and int(who) in self.accounts:
+            return self.accounts[int(who)]
+        if who in self._by_username:
+            return self._by_username[who]
+        for account in self.accounts.values():
+            if who in (account.email, account.name):
+                return account
+        return None
+
+    def get_project(self, name: str) -> Project:
+        project = self.projects.get(name)
+        if project is None:
+            raise EmulatorError(404, f"Not found: {name}")
+        return project
+
+    def get_change(self, number: int) -> Change:
+        change = self.changes.get(number)
+        if change is None:
+            raise EmulatorError(404, f"Not found: {number}")
+        return change
+
+    def find_change(self, identifier: str) -> Change:
+        """Resolve a Gerrit change id: number, project~number, project~branch~I..., or I..."""
+        parts = identifier.split("~")
+        if len(parts) == 1 and identifier.isdigit():
+            return self.get_change(int(identifier))
+        if len(parts) == 2 and parts[1].isdigit():
+            change = self.changes.get(int(parts[1]))
+            if change is not None and change.project == parts[0]:
+                return change
+        elif len(parts) == 3:
+            for change in self.changes.values():
+                if (change.project, change.branch, change.change_id) == tuple(parts):
+                    return change
+        elif len(parts) == 1 and identifier.startswith("I"):
+            found = [c for c in self.changes.values() if c.change_id == identifier]
+            if len(found) == 1:
+                return found[0]
+        raise EmulatorError(404, f"Not found: {identifier}")
+
+    def open_change_for(self, project: str, branch: str, change_id: str) -> Change | None:
+        number = self._open_by_key.get((project, branch, change_id))
+        return self.changes.get(number) if number is not None else None
+
+    # -- accounts and projects -------------------------------------------------------------
+
+    def add_account(
+        self,
+        username: str,
+        name: str,
+        email: str | None = None,
+        http_password: str | None = None,
+        ssh_keys: Iterable[str] = (),
+        tags: Iterable[str] = (),
+        is_admin: bool = False,
+    ) -> Account:
+        existing = self._by_username.get(username)
+        if existing is not None:
+            raise EmulatorError(409, f"username {username!r} already exists")
+        self.commit(
+            {
+                "op": "account",
+                "account_id": self.next_account_id,
+                "username": username,
+                "name": name,
+                "email": email,
+                "http_password": http_password,
+                "ssh_keys": [k.strip() for k in ssh_keys],
+                "tags": list(tags),
+                "is_admin": is_admin,
+            }
+        )
+        return self._by_username[username]
+
+    def update_account(
+        self,
+        username: str,
+        http_password: str | None = None,
+        add_ssh_keys: Iterable[str] = (),
+        name: str | None = None,
+        email: str | None = None,
+    ) -> Account:
+        account = self._by_username.get(username)
+        if account is None:
+            raise EmulatorError(404, f"Account '{username}' not found")
+        self.commit(
+            {
+                "op": "account_update",
+                "account_id": account.account_id,
+                "http_password": http_password,
+                "add_ssh_keys": [k.strip() for k in add_ssh_keys],
+                "name": name,
+                "email": email,
+            }
+        )
+        return account
+
+    def create_project(
+        self,
+        name: str,
+        at: datetime | None = None,
+        voters: dict[str, list[str]] | None = None,
+        description: str = "",
+    ) -> Project:
+        if name in self.projects:
+            raise EmulatorError(409, f"Project already exists: {name}")
+        self.commit(
+            {
+                "op": "project",
+                "name": name,
+                "at": _iso(at or self.now()),
+                "voters": voters or {},
+                "description": description,
+            }
+        )
+        return self.projects[name]
+
+    def set_branch(
+        self,
+        project: str,
+        branch: str,
+        revision: str,
+        at: datetime | None = None,
+        submitter_id: int | None = None,
+    ) -> None:
+        """Create a branch or move its tip (emits ref-updated)."""
+        self.get_project(project)
+        self.commit(
+            {
+                "op": "branch",
+                "project": project,
+                "branch": branch,
+                "revision": revision,
+                "at": _iso(at or self.now()),
+                "submitter_id": submitter_id,
+            }
+        )
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def upload_patch_set(
+        self,
+        project: str,
+        branch: str,
+        change_id: str,
+        revision: str,
+        parents: list[str],
+        commit_message: str,
+        files: list[FileChange],
+        uploader: Account,
+        at: datetime | None = None,
+        author: Account | None = None,
+        kind: str = "REWORK",
+        topic: str | None = None,
+        wip: bool = False,
+    ) -> tuple[Change, PatchSet]:
+        """A push to refs/for/<branch>: a new change, or a new patch set of an open one."""
+        proj = self.get_project(project)
+        if branch not in proj.branches:
+            raise EmulatorError(400, f"branch {branch} not found")
+        existing = self.open_change_for(project, branch, change_id)
+        if existing is not None and any(ps.revision == revision for ps in existing.patch_sets):
+            raise EmulatorError(409, "no new changes")
+        number = existing.number if existing else self.next_change_number
+        self.commit(
+            {
+                "op": "patch_set",
+                "number": number,
+                "project": project,
+                "branch": branch,
+                "change_id": change_id,
+                "revision": revision,
+                "parents": parents,
+                "commit_message": commit_message,
+                "files": [vars(f) for f in files],
+                "uploader_id": uploader.account_id,
+                "author_id": (author or uploader).account_id,
+                "at": _iso(at or self.now()),
+                "kind": kind,
+                "topic": topic,
+                "wip": wip,
+            }
+        )
+        change = self.changes[number]
+        return change, change.current
+
+    def post_review(
+        self,
+        change: Change,
+        patch_set: PatchSet,
+        account: Account,
+        message: str = "",
+        labels: dict[str, int] | None = None,
+        tag: str | None = None,
+        at: datetime | None = None,
+    ) -> dict[str, int]:
+        """POST .../review: a message and votes; returns the labels applied."""
+        labels = dict(labels or {})
+        project = self.get_project(change.project)
+        for label, value in labels.items():
+            allowed = LABEL_VALUES.get(label)
+            if allowed is None:
+                raise EmulatorError(400, f'label "{label}" is not a configured label')
+            if value not in allowed:
+                raise EmulatorError(400, f'label "{label}": {value} is not a valid value')
+            if value != 0 and not project.may_vote(label, account):
+                raise EmulatorError(403, f'Applying label "{label}": {value} is restricted')
+            if patch_set is not change.current and value != 0:
+                raise EmulatorError(
+                    409,
+                    f"cannot set labels on patch set {patch_set.number}: "
+                    "it is not the current patch set",
+                )
+        if not change.is_open and labels:
+            raise EmulatorError(409, f"change {change.number} is closed")
+        self.commit(
+            {
+                "op": "review",
+                "number": change.number,
+                "patch_set": patch_set.number,
+                "account_id": account.account_id,
+                "message": message,
+                "labels": labels,
+                "tag": tag,
+                "at": _iso(at or self.now()),
+            }
+        )
+        return labels
+
+    def merge_change(
+        self,
+        change: Change,
+        submitter: Account,
+        at: datetime | None = None,
+        new_rev: str | None = None,
+    ) -> None:
+        if not change.is_open:
+            raise EmulatorError(409, f"change is {change.status.lower()}")
+        self.commit(
+            {
+                "op": "merge",
+                "number": change.number,
+                "account_id": submitter.account_id,
+                "at": _iso(at or self.now()),
+                "new_rev": new_rev or change.current.revision,
+            }
+        )
+
+    def abandon_change(
+        self, change: Change, account: Account, reason: str = "", at: datetime | None = None
+    ) -> None:
+        if not change.is_open:
+            raise EmulatorError(409, f"change is {change.status.lower()}")
+        self.commit(
+            {
+                "op": "abandon",
+                "number": change.number,
+                "account_id": account.account_id,
+                "reason": reason,
+                "at": _iso(at or self.now()),
+            }
+        )
+
+    def restore_change(
+        self, change: Change, account: Account, reason: str = "", at: datetime | None = None
+    ) -> None:
+        if change.status != "ABANDONED":
+            raise EmulatorError(409, f"change is {change.status.lower()}")
+        self.commit(
+            {
+                "op": "restore",
+                "number": change.number,
+                "account_id": account.account_id,
+                "reason": reason,
+                "at": _iso(at or self.now()),
+            }
+        )
+
+    def set_work_in_progress(
+        self, change: Change, account: Account, wip: bool, at: datetime | None = None
+    ) -> None:
+        self.commit(
+            {
+                "op": "wip",
+                "number": change.number,
+                "account_id": account.account_id,
+                "wip": wip,
+                "at": _iso(at or self.now()),
+            }
+        )
+
+    def set_hashtags(
+        self,
+        change: Change,
+        account: Account,
+        add: Iterable[str] = (),
+        remove: Iterable[str] = (),
+        at: datetime | None = None,
+    ) -> list[str]:
+        self.commit(
+            {
+                "op": "hashtags",
+                "number": change.number,
+                "account_id": account.account_id,
+                "add": sorted(set(add)),
+                "remove": sorted(set(remove)),
+                "at": _iso(at or self.now()),
+            }
+        )
+        return list(change.hashtags)
+
+    def emit(self, event: EmulatorEvent) -> None:
+        """Send an event that changes no state (e.g. ``dropped-output`` tests)."""
+        for listener in list(self._listeners):
+            listener(event)
+
+
+def message_id(change_number: int, index: int, date: datetime) -> str:
+    """A stable 40-hex id like Gerrit 3's, the same on every replay."""
+    return hashlib.sha1(f"{change_number}:{index}:{date.isoformat()}".encode()).hexdigest()
+
+
+def _iso(at: datetime) -> str:
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).isoformat()

@@ -1,0 +1,1 @@
+"""Policy: the spec's rules as data (deadlines, branches, exclusions, thresholds, milestones)."""

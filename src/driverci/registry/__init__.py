@@ -1,0 +1,1 @@
+"""Registry: drivers, CI systems and contacts, as validated data kept in git."""

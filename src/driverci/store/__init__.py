@@ -1,0 +1,1 @@
+"""Store: SQLAlchemy models and Alembic migrations (SQLite by default, PostgreSQL by URL)."""

@@ -1,0 +1,1 @@
+"""Dashboard and JSON API over the judge's results."""
