@@ -1,0 +1,152 @@
+"""The ``driverci`` command: one entry point for the judge, the reference CI, the dashboard,
+the emulator and the checks on registry and policy files.
+
+Every user-facing failure is a :class:`~driverci.errors.DriverCIError`; :func:`main` prints
+its one line in red and exits 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from driverci.errors import DriverCIError
+
+app = typer.Typer(
+    name="driverci",
+    help="Third-party driver CI for OpenStack Ironic: judge, reference CI, dashboard, emulator.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+registry_app = typer.Typer(
+    help="Check and show the registry of drivers and CI systems.", no_args_is_help=True
+)
+policy_app = typer.Typer(
+    help="Check and show the policy (the spec's rules as data).", no_args_is_help=True
+)
+db_app = typer.Typer(
+    help="Manage the store (SQLite by default, PostgreSQL by URL).", no_args_is_help=True
+)
+app.add_typer(registry_app, name="registry")
+app.add_typer(policy_app, name="policy")
+app.add_typer(db_app, name="db")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _register_subcommands() -> None:
+    # Sub-applications live beside their packages; importing them here (not at module
+    # import) keeps `driverci --help` fast and the emulator out of everyone else's imports.
+    from driverci.emulator.cli import emulator_app
+
+    app.add_typer(emulator_app, name="emulator")
+    from driverci import demo
+
+    app.command("demo")(demo.demo_command)
+
+
+@app.callback()
+def _main_options(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@registry_app.command("check")
+def registry_check(
+    path: Annotated[
+        Path | None, typer.Argument(help="registry.yaml (default: the shipped one)")
+    ] = None,
+) -> None:
+    """Validate a registry file against its schema and cross-checks."""
+    from driverci.registry.loader import load_registry
+
+    registry = load_registry(path)
+    console.print(
+        f"[green]ok[/green] {path or 'shipped registry'}: {len(registry.drivers)} drivers, "
+        f"{len(registry.ci_systems)} CI systems"
+    )
+
+
+@registry_app.command("show")
+def registry_show(
+    path: Annotated[Path | None, typer.Argument(help="registry.yaml")] = None,
+) -> None:
+    """List drivers with their status and the CI systems that test them."""
+    from driverci.registry.loader import load_registry
+
+    registry = load_registry(path)
+    table = Table(title="Drivers")
+    for column in ("driver", "status", "maintainer", "CI"):
+        table.add_column(column)
+    colours = {"supported": "green", "deprecated": "yellow", "removed": "red"}
+    for driver in registry.drivers:
+        cis = ", ".join(ci.name for ci in registry.ci_systems if driver.name in ci.drivers)
+        colour = colours.get(driver.status, "white")
+        table.add_row(
+            driver.name, f"[{colour}]{driver.status}[/{colour}]", driver.maintainer, cis or "-"
+        )
+    console.print(table)
+
+
+@policy_app.command("check")
+def policy_check(
+    path: Annotated[
+        Path | None, typer.Argument(help="policy.yaml (default: the shipped one)")
+    ] = None,
+) -> None:
+    """Validate a policy file."""
+    from driverci.policy.loader import load_policy
+
+    load_policy(path)
+    console.print(f"[green]ok[/green] {path or 'shipped policy'}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    url: Annotated[
+        str | None,
+        typer.Option(help="Database URL (default: $DRIVERCI_DB or sqlite:///./driverci.sqlite)"),
+    ] = None,
+) -> None:
+    """Create or migrate the store's tables to the newest schema."""
+    from driverci.store.db import make_engine, migrate
+
+    engine = make_engine(url)
+    migrate(engine)
+    console.print(f"[green]ok[/green] store at {engine.url.render_as_string(hide_password=True)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    _register_subcommands()
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except DriverCIError as error:
+        err_console.print(f"[bold red]error:[/bold red] {error}", highlight=False)
+        sys.exit(2)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err_console.print("interrupted")
+        sys.exit(130)
+    if isinstance(result, int) and result:
+        sys.exit(result)
+
+
+if __name__ == "__main__":
+    main()
