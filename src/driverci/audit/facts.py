@@ -1,0 +1,77 @@
+"""The facts the judge evaluates: plain, immutable records loaded from the store.
+
+Evaluation is a pure function of these (see :mod:`driverci.audit.evaluate`), so every
+figure can be explained down to the patch sets and comments behind it, and tests can
+build facts directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PatchSetFact:
+    project: str
+    branch: str
+    change: int
+    patch_set: int
+    revision: str
+    created: datetime
+    files: tuple[str, ...]
+    # True when this patch set is the one its change merged with ("merged unchanged").
+    merged_as_is: bool = False
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.change, self.patch_set)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultFact:
+    """One CI comment that reports (or tries to report) a result."""
+
+    account: str
+    change: int
+    patch_set: int
+    posted: datetime
+    result: str  # SUCCESS, FAILURE or UNKNOWN
+    urls: tuple[str, ...] = ()
+    parseable: bool = True
+    message_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecheckFact:
+    """A person asked for a rerun: all CIs (target None) or one by name."""
+
+    change: int
+    patch_set: int
+    posted: datetime
+    target: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeFact:
+    """What the judge found when it fetched one result link."""
+
+    url: str
+    checked_at: datetime
+    posted: datetime  # when the comment carrying the link was posted
+    available: bool
+    standard: bool
+    change: int = 0
+    patch_set: int = 0
+    manifest_revision: str | None = None
+    manifest_driver: str | None = None
+    missing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    def __contains__(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
