@@ -1,0 +1,88 @@
+"""Shared pieces of the Gerrit models: the base class, timestamps, and JSON framing.
+
+Gerrit writes two time formats: REST uses ``"2013-03-23 21:34:02.419000000"`` (UTC, nine
+fractional digits) and the stream / ``gerrit query`` attributes use epoch seconds. Both become
+timezone-aware UTC datetimes here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from driverci.errors import PayloadError
+
+# The first line of every Gerrit REST JSON body (RestApiServlet.JSON_MAGIC), against XSSI.
+JSON_MAGIC = ")]}'"
+
+
+class GerritModel(BaseModel):
+    """Base of every Gerrit wire model: unknown fields are ignored, wire and Python names work."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+def to_utc_datetime(value: Any) -> Any:
+    """Turn a Gerrit timestamp (REST string, epoch seconds, or datetime) into an aware UTC one.
+
+    Anything unrecognised is passed through for pydantic to reject with its own message.
+    """
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        if value.isdigit():  # Gerrit 2.x dumps sometimes carry epoch seconds as strings
+            return datetime.fromtimestamp(int(value), UTC)
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return value
+
+
+GerritTime = Annotated[datetime, BeforeValidator(to_utc_datetime)]
+"""A timestamp field accepting both Gerrit time formats; always an aware UTC datetime."""
+
+
+def format_gerrit_timestamp(moment: datetime) -> str:
+    """Render a datetime the way Gerrit's REST API does: ``2013-03-23 21:34:02.419000000``."""
+    utc = moment.astimezone(UTC)
+    return f"{utc:%Y-%m-%d %H:%M:%S}.{utc.microsecond:06d}000"
+
+
+def format_query_time(moment: datetime) -> str:
+    """Render a datetime for Gerrit's ``after:``/``before:`` operators (UTC, whole seconds)."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+
+
+def strip_json_magic(body: str) -> str:
+    """Drop Gerrit's ``)]}'`` first line if present; the rest is untouched JSON text."""
+    if body.startswith(JSON_MAGIC):
+        _magic, _newline, rest = body.partition("\n")
+        return rest
+    return body
+
+
+def load_rest_json(body: str | bytes, where: str) -> Any:
+    """Parse a Gerrit REST body (with or without the magic line); PayloadError names ``where``."""
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    try:
+        return json.loads(strip_json_magic(text))
+    except json.JSONDecodeError as exc:
+        raise PayloadError(f"{where}: invalid JSON: {exc}") from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line for the first problem pydantic found: ``field change: Field required``."""
+    first = exc.errors(include_url=False)[0]
+    location = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    more = exc.error_count() - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"field {location}: {first['msg']}{suffix}"
