@@ -1,0 +1,157 @@
+"""Load, cross-check and save registry.yaml.
+
+``load_registry()`` with no path reads the registry shipped in the package
+(``driverci/data/registry.yaml``), so it works from an installed wheel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from driverci.errors import ConfigError
+from driverci.registry.schema import Registry
+from driverci.yamlload import Locator, config_error_at, load_yaml_model
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REGISTRY_NAME = "registry.yaml"
+
+
+def default_registry_path() -> Traversable:
+    """The registry shipped inside the package."""
+    return files("driverci") / "data" / DEFAULT_REGISTRY_NAME
+
+
+def load_registry(path: Path | None = None) -> Registry:
+    """Load and validate a registry (the packaged one when ``path`` is None).
+
+    Raises :class:`ConfigError` with ``file:line: field: problem`` on any error.
+    """
+    source: Path | Traversable = path if path is not None else default_registry_path()
+    name = str(path) if path is not None else DEFAULT_REGISTRY_NAME
+    registry, locate = load_yaml_model(Registry, source, name)
+    check_registry(registry, name, locate)
+    log.debug(
+        "loaded registry %s: %d drivers, %d CI systems",
+        name,
+        len(registry.drivers),
+        len(registry.ci_systems),
+    )
+    return registry
+
+
+def check_registry(registry: Registry, source: str, locate: Locator) -> None:
+    """Checks that need the whole file: unique names and accounts, known drivers."""
+    _check_unique(
+        [item.name for item in registry.drivers], "drivers", "name", "driver name", source, locate
+    )
+    _check_unique(
+        [ci.account for ci in registry.ci_systems],
+        "ci_systems",
+        "account",
+        "account",
+        source,
+        locate,
+    )
+    ids = [ci.account_id for ci in registry.ci_systems]
+    for index, account_id in enumerate(ids):
+        if account_id is not None and ids.index(account_id) != index:
+            raise config_error_at(
+                source,
+                locate,
+                ("ci_systems", index, "account_id"),
+                f"account id {account_id} already used by ci_systems[{ids.index(account_id)}]",
+            )
+    known = {item.name for item in registry.drivers}
+    for ci_index, ci in enumerate(registry.ci_systems):
+        for driver_index, driver_name in enumerate(ci.drivers):
+            if driver_name not in known:
+                raise config_error_at(
+                    source,
+                    locate,
+                    ("ci_systems", ci_index, "drivers", driver_index),
+                    f"unknown driver {driver_name!r} (not in drivers)",
+                )
+
+
+def _check_unique(
+    values: list[str], section: str, field: str, what: str, source: str, locate: Locator
+) -> None:
+    counts = Counter(values)
+    for index, value in enumerate(values):
+        if counts[value] > 1 and values.index(value) != index:
+            raise config_error_at(
+                source,
+                locate,
+                (section, index, field),
+                f"duplicate {what} {value!r} (first at {section}[{values.index(value)}])",
+            )
+
+
+def _plain(value: Any) -> Any:
+    """Model dump -> YAML values: empty lists dropped, dates kept so YAML writes them bare."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items() if item != []}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+class _RegistryDumper(yaml.SafeDumper):
+    """Block style, key order kept, lists indented under their key like the shipped file."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def dump_registry(registry: Registry) -> str:
+    """The registry as YAML text, in schema key order, omitting empty optional fields.
+
+    Comments of the original file are not kept: the dashboard writes admin actions back
+    with this, so a hand-edited file loses its comments on the first save.
+    """
+    data = registry.model_dump(mode="python", exclude_none=True)
+    return yaml.dump(
+        _plain(data),
+        Dumper=_RegistryDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=100,
+    )
+
+
+def save_registry(registry: Registry, path: Path) -> None:
+    """Write ``registry`` to ``path`` atomically (write a sibling file, then rename).
+
+    The written file is validated by loading it back, so a save never leaves a file that
+    ``load_registry`` would refuse. Comments in the previous file are lost.
+    """
+    text = dump_registry(registry)
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        load_registry(temporary)
+        temporary.replace(path)
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot write: {err.strerror or err}") from None
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def registry_summary(registry: Registry, today: dt.date) -> dict[str, int]:
+    """Counts for a status line: drivers per status and CI systems active ``today``."""
+    summary: dict[str, int] = {
+        status: len(items) for status, items in registry.drivers_by_status().items()
+    }
+    summary["active_ci_systems"] = sum(1 for ci in registry.ci_systems if ci.active_on(today))
+    return summary

@@ -1,0 +1,256 @@
+"""The registry's schema: drivers in tree, the CI systems that test them, and their contacts.
+
+Field names follow registry.yaml. Cross-checks that need the whole file (unique names,
+every CI's drivers exist) live in :mod:`driverci.registry.loader` so their errors can name
+the YAML line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import cached_property
+from typing import Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+DriverKind = Literal["hardware-type", "classic"]
+DriverStatus = Literal["supported", "deprecated", "removed"]
+HistoryEventKind = Literal["added", "deprecated", "removed", "reinstated", "moved"]
+CIKind = Literal["upstream", "third-party"]
+
+#: The suffix infra's comment parsers (hideci.js, ciwatch) rely on to recognise a CI.
+CI_NAME_SUFFIX = " CI"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_regex(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as err:
+            raise ValueError(f"invalid regular expression {value!r}: {err}") from None
+    return value
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a path glob: ``**`` spans directories, ``*`` and ``?`` stay within one."""
+    out = ""
+    index = 0
+    while index < len(pattern):
+        if pattern.startswith("**/", index):
+            out += "(?:.*/)?"
+            index += 3
+        elif pattern.startswith("**", index):
+            out += ".*"
+            index += 2
+        elif pattern[index] == "*":
+            out += "[^/]*"
+            index += 1
+        elif pattern[index] == "?":
+            out += "[^/]"
+            index += 1
+        else:
+            out += re.escape(pattern[index])
+            index += 1
+    return re.compile(out + r"\Z")
+
+
+class Contact(_Strict):
+    name: str
+    email: str | None = None
+    irc: str | None = None
+    launchpad_id: str | None = None
+
+
+class HistoryEvent(_Strict):
+    """One step of a driver's life, as Ironic's commits and release notes record it."""
+
+    date: dt.date
+    event: HistoryEventKind
+    release: str | None = None
+    reason: str | None = None
+    commit: str | None = None
+    release_note: str | None = None
+
+
+class Driver(_Strict):
+    name: str = Field(min_length=1)
+    kind: DriverKind
+    description: str | None = None
+    interfaces: list[str] = Field(default_factory=list)
+    #: Globs of repository paths that belong to this driver (``**`` spans directories).
+    source_paths: list[str] = Field(default_factory=list)
+    #: Vendor name, or "community".
+    maintainer: str
+    contacts: list[Contact] = Field(default_factory=list)
+    status: DriverStatus
+    deprecated_in: str | None = None
+    removed_in: str | None = None
+    new_location: str | None = None
+    history: list[HistoryEvent] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _status_has_release(self) -> Driver:
+        if self.status == "removed" and self.removed_in is None:
+            raise ValueError("status 'removed' needs removed_in (the release)")
+        if self.status == "deprecated" and self.deprecated_in is None:
+            raise ValueError("status 'deprecated' needs deprecated_in (the release)")
+        return self
+
+    @cached_property
+    def _path_regexes(self) -> tuple[tuple[str, re.Pattern[str]], ...]:
+        return tuple((glob, _glob_regex(glob)) for glob in self.source_paths)
+
+    def matching_source_path(self, path: str) -> str | None:
+        """The longest of this driver's globs matching ``path`` (None when none does)."""
+        hits = [glob for glob, regex in self._path_regexes if regex.match(path.lstrip("/"))]
+        return max(hits, key=len) if hits else None
+
+
+class ApprovedExclusion(_Strict):
+    """A file pattern the Ironic team approved as irrelevant for one CI."""
+
+    pattern: str
+    approved_by: str
+    date: dt.date
+    reason: str | None = None
+
+    _pattern_ok = field_validator("pattern")(_check_regex)
+
+
+class Voting(_Strict):
+    allowed: bool = False
+    approved_by: str | None = None
+    date: dt.date | None = None
+    reference: str | None = None
+
+    @model_validator(mode="after")
+    def _approval_recorded(self) -> Voting:
+        if self.allowed and (self.approved_by is None or self.date is None):
+            raise ValueError("voting allowed needs approved_by and date")
+        return self
+
+
+class CISystem(_Strict):
+    """A Gerrit account that reports test results, upstream (Zuul) or third-party."""
+
+    account: str = Field(min_length=1)
+    account_id: int | None = None
+    # kind comes before name so that the name check below can see it.
+    kind: CIKind = "third-party"
+    name: str
+    wiki: str | None = None
+    contacts: list[Contact] = Field(default_factory=list)
+    drivers: list[str] = Field(default_factory=list)
+    #: The day it began testing; None when not known (then every branch rule treats it as old).
+    started: dt.date | None = None
+    stopped: dt.date | None = None
+    approved_exclusions: list[ApprovedExclusion] = Field(default_factory=list)
+    voting: Voting = Field(default_factory=Voting)
+    success_pattern: str | None = None
+    failure_pattern: str | None = None
+    #: The account it used on the sandbox project, when different from ``account``.
+    sandbox_account: str | None = None
+
+    _patterns_ok = field_validator("success_pattern", "failure_pattern")(_check_regex)
+
+    @field_validator("name")
+    @classmethod
+    def _name_ends_in_ci(cls, name: str, info: ValidationInfo) -> str:
+        # Infra's rule, so comment parsers can filter CI comments; upstream Zuul is exempt.
+        if info.data.get("kind", "third-party") == "third-party" and not name.endswith(
+            CI_NAME_SUFFIX
+        ):
+            raise ValueError(f"must end in '{CI_NAME_SUFFIX}' (got {name!r})")
+        return name
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> CISystem:
+        if self.stopped is not None and self.started is not None and self.stopped < self.started:
+            raise ValueError("stopped is before started")
+        return self
+
+    def active_on(self, day: dt.date) -> bool:
+        """True when the CI had started (or start is unknown) and not yet stopped on ``day``."""
+        started_ok = self.started is None or self.started <= day
+        return started_ok and (self.stopped is None or day < self.stopped)
+
+    @property
+    def exclusion_patterns(self) -> tuple[str, ...]:
+        return tuple(item.pattern for item in self.approved_exclusions)
+
+
+class Registry(_Strict):
+    """The whole registry: the project, its drivers and the CI systems that test them."""
+
+    project: str = "openstack/ironic"
+    sandbox_project: str = "opendev/ci-sandbox"
+    drivers: list[Driver] = Field(default_factory=list)
+    ci_systems: list[CISystem] = Field(default_factory=list)
+
+    def driver(self, name: str) -> Driver | None:
+        return next((item for item in self.drivers if item.name == name), None)
+
+    def ci_by_account(self, account: str | int) -> CISystem | None:
+        """The CI whose Gerrit username, sandbox username or numeric account id is ``account``.
+
+        A string of digits is tried as an account id too (Gerrit payloads carry ids as ints
+        in 3.x and as strings in 2.x).
+        """
+        account_id = account if isinstance(account, int) else None
+        if isinstance(account, str) and account.isdigit():
+            account_id = int(account)
+        for ci in self.ci_systems:
+            if account_id is not None and ci.account_id == account_id:
+                return ci
+            if isinstance(account, str) and account in (ci.account, ci.sandbox_account):
+                return ci
+        return None
+
+    def ci_by_name(self, name: str) -> CISystem | None:
+        """The CI with this display name (a fallback when a payload lacks the username)."""
+        return next((ci for ci in self.ci_systems if ci.name == name), None)
+
+    def ci_for_driver(self, name: str, *, active_on: dt.date | None = None) -> list[CISystem]:
+        """CI systems that test driver ``name`` (only those active on ``active_on`` if given)."""
+        return [
+            ci
+            for ci in self.ci_systems
+            if name in ci.drivers and (active_on is None or ci.active_on(active_on))
+        ]
+
+    def drivers_by_status(self) -> dict[DriverStatus, list[Driver]]:
+        """Drivers grouped by status, every status present (possibly with an empty list)."""
+        grouped: dict[DriverStatus, list[Driver]] = {
+            "supported": [],
+            "deprecated": [],
+            "removed": [],
+        }
+        for item in self.drivers:
+            grouped[item.status].append(item)
+        return grouped
+
+    def driver_for_path(self, path: str, *, include_removed: bool = False) -> Driver | None:
+        """The driver a repository path belongs to, by the most specific matching glob.
+
+        Removed drivers are skipped unless ``include_removed`` (their paths left the tree).
+        """
+        best: tuple[int, Driver] | None = None
+        for item in self.drivers:
+            if item.status == "removed" and not include_removed:
+                continue
+            glob = item.matching_source_path(path)
+            if glob is not None and (best is None or len(glob) > best[0]):
+                best = (len(glob), item)
+        return best[1] if best else None

@@ -1,0 +1,45 @@
+"""Alembic environment for driverci's store.
+
+Run through :func:`driverci.store.db.migrate`, which hands over an open connection in
+``config.attributes["connection"]``; the ``alembic`` command line works too when given
+``-x url=...`` (or ``DRIVERCI_DB``).
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+from driverci.store.db import make_engine
+from driverci.store.models import Base
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        # SQLite cannot ALTER most things; batch mode rebuilds tables for later migrations.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    url = context.get_x_argument(as_dictionary=True).get("url")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as own_connection:
+            _run(own_connection)
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("driverci migrations run online only (pass a database URL)")
+run_migrations_online()

@@ -1,0 +1,189 @@
+"""Tables of the store (SQLAlchemy 2 typed declarative).
+
+The Alembic migrations in ``migrations/versions`` create exactly these tables; a test
+compares the two. Later features (audit results, CI runs) add tables with new migrations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names, so migrations can alter them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes in Python on every backend.
+
+    PostgreSQL stores ``timestamptz``. SQLite has no time zone type: values are stored as
+    naive UTC and made aware again on the way out. Naive input is refused: a naive value
+    is a bug at its source (which zone was meant?).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: store timezone-aware UTC values")
+        utc = value.astimezone(dt.UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime):
+            raise TypeError(f"database returned {type(value).__name__} for a datetime column")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime()}
+
+
+class Change(Base):
+    __tablename__ = "changes"
+    __table_args__ = (
+        UniqueConstraint("project", "number", name="uq_changes_project_number"),
+        Index("ix_changes_project_branch", "project", "branch"),
+        Index("ix_changes_updated", "updated"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project: Mapped[str] = mapped_column(String(255))
+    branch: Mapped[str] = mapped_column(String(255))
+    number: Mapped[int] = mapped_column(Integer)
+    change_id: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    owner_username: Mapped[str | None] = mapped_column(String(255))
+    owner_account_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    created: Mapped[dt.datetime]
+    updated: Mapped[dt.datetime]
+    submitted: Mapped[dt.datetime | None]
+
+    patch_sets: Mapped[list[PatchSet]] = relationship(
+        back_populates="change", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class PatchSet(Base):
+    __tablename__ = "patch_sets"
+    __table_args__ = (
+        UniqueConstraint("change_pk", "number", name="uq_patch_sets_change_number"),
+        Index("ix_patch_sets_created", "created"),
+        Index("ix_patch_sets_revision", "revision"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    change_pk: Mapped[int] = mapped_column(ForeignKey("changes.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    revision: Mapped[str] = mapped_column(String(64))
+    created: Mapped[dt.datetime]
+    uploader_username: Mapped[str | None] = mapped_column(String(255))
+    uploader_account_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: Gerrit's revision kind (REWORK, TRIVIAL_REBASE, NO_CODE_CHANGE, ...).
+    kind: Mapped[str | None] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(255))
+
+    change: Mapped[Change] = relationship(back_populates="patch_sets")
+    files: Mapped[list[PatchSetFile]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class PatchSetFile(Base):
+    __tablename__ = "patch_set_files"
+    __table_args__ = (
+        UniqueConstraint("patch_set_pk", "path", name="uq_patch_set_files_patch_set_path"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patch_set_pk: Mapped[int] = mapped_column(ForeignKey("patch_sets.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(Text)
+    #: Gerrit's file status letter: A, D, R, C, W, or M (Gerrit omits it for modified).
+    status: Mapped[str] = mapped_column(String(1), default="M")
+    lines_inserted: Mapped[int] = mapped_column(Integer, default=0)
+    lines_deleted: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReviewMessage(Base):
+    """A change message as Gerrit stores it, plus what the judge's parser made of it."""
+
+    __tablename__ = "review_messages"
+    __table_args__ = (
+        UniqueConstraint("change_pk", "gerrit_id", name="uq_review_messages_change_gerrit_id"),
+        Index("ix_review_messages_author_date", "author_username", "date"),
+        Index("ix_review_messages_ci_date", "ci_account", "date"),
+        Index("ix_review_messages_date", "date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gerrit_id: Mapped[str] = mapped_column(String(128))
+    change_pk: Mapped[int] = mapped_column(ForeignKey("changes.id", ondelete="CASCADE"))
+    patch_set_number: Mapped[int | None] = mapped_column(Integer)
+    author_account_id: Mapped[int | None] = mapped_column(BigInteger)
+    author_username: Mapped[str | None] = mapped_column(String(255))
+    author_name: Mapped[str | None] = mapped_column(String(255))
+    date: Mapped[dt.datetime]
+    tag: Mapped[str | None] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(Text, default="")
+    #: The message's JSON exactly as received, so it can be parsed again later.
+    raw: Mapped[str | None] = mapped_column(Text)
+    ci_account: Mapped[str | None] = mapped_column(String(255))
+    result: Mapped[str | None] = mapped_column(String(32))
+    parse_status: Mapped[str] = mapped_column(String(32), default="unparsed")
+
+
+class CollectCursor(Base):
+    """How far a collector got, per source and project, so it can resume."""
+
+    __tablename__ = "collect_cursors"
+    __table_args__ = (
+        UniqueConstraint("source", "project", name="uq_collect_cursors_source_project"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(512))
+    project: Mapped[str] = mapped_column(String(255))
+    last_updated: Mapped[dt.datetime | None]
+    #: Opaque resume position (a query offset, a dump line number, ...), as JSON text.
+    position: Mapped[str | None] = mapped_column(Text)
+    saved_at: Mapped[dt.datetime]
+
+
+class Meta(Base):
+    """Generic key-value facts about the store (e.g. when it was created, by which version)."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,246 @@
+"""Bulk writes and small reads, built for volume (a million review messages per minute).
+
+Every write is one dialect ``INSERT ... ON CONFLICT`` executed for many rows at once
+(executemany / insertmanyvalues), so collecting the same data twice changes nothing.
+Functions take a :class:`~sqlalchemy.orm.Session` inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import fields
+from typing import Any, TypeVar
+
+from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from driverci.store.models import (
+    Change,
+    CollectCursor,
+    Meta,
+    PatchSet,
+    PatchSetFile,
+    ReviewMessage,
+)
+from driverci.store.rows import (
+    ChangeRow,
+    Cursor,
+    FileRow,
+    MessageParse,
+    MessageRow,
+    PatchSetRow,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class BulkTuning:
+    """Rows per statement: bounded so one statement's parameters stay within driver limits."""
+
+    batch_rows = 5_000
+
+
+def _batches(items: Sequence[T], size: int | None = None) -> Iterator[Sequence[T]]:
+    step = size or BulkTuning.batch_rows
+    for start in range(0, len(items), step):
+        yield items[start : start + step]
+
+
+def _params(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Row dataclasses as statement parameters (shallow: ``dataclasses.asdict`` deep-copies)."""
+    if not rows:
+        return []
+    names = [field.name for field in fields(rows[0])]
+    return [{name: getattr(row, name) for name in names} for row in rows]
+
+
+def _insert(session: Session, table: Table) -> Any:
+    """The dialect's INSERT (with ``on_conflict_*``) for ``table``."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    raise NotImplementedError(f"bulk upserts support sqlite and postgresql, not {dialect}")
+
+
+def _table(model: type[Any]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def upsert_changes(session: Session, rows: Sequence[ChangeRow]) -> dict[tuple[str, int], int]:
+    """Insert or update changes by (project, number); return their primary keys."""
+    table = _table(Change)
+    keys: dict[tuple[str, int], int] = {}
+    unique = list({(row.project, row.number): row for row in rows}.values())
+    for batch in _batches(unique):
+        stmt = _insert(session, table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["project", "number"],
+            set_={
+                name: stmt.excluded[name]
+                for name in (
+                    "branch",
+                    "change_id",
+                    "subject",
+                    "owner_username",
+                    "owner_account_id",
+                    "status",
+                    "created",
+                    "updated",
+                    "submitted",
+                )
+            },
+        ).returning(table.c.id, table.c.project, table.c.number)
+        result = session.execute(stmt, _params(batch))
+        keys.update({(project, number): pk for pk, project, number in result.all()})
+    return keys
+
+
+def upsert_patch_sets(session: Session, rows: Sequence[PatchSetRow]) -> dict[tuple[int, int], int]:
+    """Insert or update patch sets by (change_pk, number); return their primary keys."""
+    table = _table(PatchSet)
+    keys: dict[tuple[int, int], int] = {}
+    unique = list({(row.change_pk, row.number): row for row in rows}.values())
+    for batch in _batches(unique):
+        stmt = _insert(session, table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["change_pk", "number"],
+            set_={
+                name: stmt.excluded[name]
+                for name in (
+                    "revision",
+                    "created",
+                    "uploader_username",
+                    "uploader_account_id",
+                    "kind",
+                    "ref",
+                )
+            },
+        ).returning(table.c.id, table.c.change_pk, table.c.number)
+        result = session.execute(stmt, _params(batch))
+        keys.update({(change_pk, number): pk for pk, change_pk, number in result.all()})
+    return keys
+
+
+def replace_patch_set_files(session: Session, files: Mapping[int, Sequence[FileRow]]) -> int:
+    """Make each patch set's stored files exactly ``files[patch_set_pk]``; return rows written."""
+    if not files:
+        return 0
+    table = _table(PatchSetFile)
+    patch_set_pks = list(files)
+    for batch in _batches(patch_set_pks, 1_000):
+        session.execute(delete(table).where(table.c.patch_set_pk.in_(batch)))
+    params = [
+        {"patch_set_pk": patch_set_pk, **values}
+        for patch_set_pk, rows in files.items()
+        for values in _params(list({row.path: row for row in rows}.values()))
+    ]
+    for param_batch in _batches(params):
+        session.execute(_insert(session, table), list(param_batch))
+    return len(params)
+
+
+def insert_messages(session: Session, rows: Sequence[MessageRow]) -> int:
+    """Insert review messages, skipping any already stored (same change and Gerrit id).
+
+    Returns how many were new.
+    """
+    table = _table(ReviewMessage)
+    inserted = 0
+    for batch in _batches(rows):
+        stmt = _insert(session, table).on_conflict_do_nothing(
+            index_elements=["change_pk", "gerrit_id"]
+        )
+        # RETURNING yields only the rows actually inserted: a portable count (executemany's
+        # rowcount is not summed by every driver, e.g. psycopg with batched VALUES).
+        result = session.execute(stmt.returning(table.c.id), _params(batch))
+        inserted += len(result.all())
+    return inserted
+
+
+def update_message_parse(session: Session, parses: Sequence[MessageParse]) -> int:
+    """Store the parser's conclusions (ci_account, result, parse_status) by message key."""
+    table = _table(ReviewMessage)
+    params = [
+        {
+            "id": item.message_pk,
+            "ci_account": item.ci_account,
+            "result": item.result,
+            "parse_status": item.parse_status,
+        }
+        for item in parses
+    ]
+    for param_batch in _batches(params):
+        session.execute(update(ReviewMessage), list(param_batch))
+    log.debug("stored parse results of %d messages in %s", len(params), table.name)
+    return len(params)
+
+
+def get_cursor(session: Session, source: str, project: str) -> Cursor | None:
+    """Where collection from ``source`` for ``project`` stopped (None: never ran)."""
+    found = session.execute(
+        select(CollectCursor).where(
+            CollectCursor.source == source, CollectCursor.project == project
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        return None
+    return Cursor(
+        source=found.source,
+        project=found.project,
+        last_updated=found.last_updated,
+        position=found.position,
+        saved_at=found.saved_at,
+    )
+
+
+def set_cursor(
+    session: Session,
+    source: str,
+    project: str,
+    last_updated: dt.datetime | None,
+    position: str | None = None,
+) -> None:
+    """Record progress of a collector (upsert by source and project)."""
+    table = _table(CollectCursor)
+    values = {
+        "source": source,
+        "project": project,
+        "last_updated": last_updated,
+        "position": position,
+        "saved_at": dt.datetime.now(dt.UTC),
+    }
+    stmt = _insert(session, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["source", "project"],
+        set_={name: stmt.excluded[name] for name in ("last_updated", "position", "saved_at")},
+    )
+    session.execute(stmt, values)
+
+
+def get_meta(session: Session, key: str) -> str | None:
+    return session.execute(select(Meta.value).where(Meta.key == key)).scalar_one_or_none()
+
+
+def set_meta(session: Session, key: str, value: str) -> None:
+    table = _table(Meta)
+    stmt = _insert(session, table)
+    stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value})
+    session.execute(stmt, {"key": key, "value": value})
+
+
+def count_rows(session: Session) -> dict[str, int]:
+    """Rows per table, for status lines and tests."""
+    counts: dict[str, int] = {}
+    for model in (Change, PatchSet, PatchSetFile, ReviewMessage, CollectCursor, Meta):
+        table = _table(model)
+        counts[table.name] = session.execute(select(func.count()).select_from(table)).scalar_one()
+    return counts
