@@ -1,0 +1,214 @@
+"""Job result lines in CI comments, and Zuul's duration format.
+
+One regular expression reads every form seen on OpenStack's Gerrit:
+
+- Zuul v2/v3: ``- job https://zuul/build/x : SUCCESS in 1h 02m 03s (non-voting) error``
+  (Zuul's ``_formatItemReportJobs``; the URL is missing when a job never ran);
+- infra's third-party template ``* job http://logs/x : FAILURE some comment`` (Jenkins Gerrit
+  Trigger with "URL to post" set to ``* $JOB_NAME $BUILD_URL``);
+- Gerrit Trigger's default ``http://jenkins/job/x/12/ : SUCCESS`` (name taken from the URL);
+- a bare ``job http://logs/x : SUCCESS`` without a bullet (DriverLog's patterns allow it);
+- markdown: ``* [job](url) : SUCCESS``, ``- `job` <url> : **FAILURE**``, indented lists.
+
+ciwatch's ``[-*]\\s+([^\\s*]+)\\s+(http[^\\s*]+) : (FAILURE|SUCCESS|NOT_REGISTERED|UNSTABLE)`` is
+a subset. Results are kept as written; comparisons use their upper-case form.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "KNOWN_JOB_RESULTS",
+    "NEUTRAL_JOB_RESULTS",
+    "JobResult",
+    "extract_jobs",
+    "format_duration",
+    "overall_from_jobs",
+    "parse_duration",
+    "render_infra_job_line",
+    "render_zuul_job_line",
+]
+
+#: Results Zuul (v2 to 11), Jenkins and Gerrit Trigger write after " : ".
+KNOWN_JOB_RESULTS: frozenset[str] = frozenset(
+    {
+        "SUCCESS",
+        "FAILURE",
+        "POST_FAILURE",
+        "RETRY_LIMIT",
+        "TIMED_OUT",
+        "NODE_FAILURE",
+        "SKIPPED",
+        "ABORTED",
+        "NOT_REGISTERED",
+        "UNSTABLE",
+        "LOST",
+        "ERROR",
+        "CANCELED",
+        "MERGER_FAILURE",
+        "CONFIG_ERROR",
+        "DISK_FULL",
+        "FINAL_FAILURE",
+        "NO_JOBS",
+        "EXCEPTION",
+    }
+)
+#: Results that neither pass nor fail a buildset: Zuul reports "Build succeeded" when the only
+#: non-SUCCESS voting jobs were SKIPPED (a parent asked to skip its children).
+NEUTRAL_JOB_RESULTS: frozenset[str] = frozenset({"SUCCESS", "SKIPPED"})
+
+_KNOWN_ALTERNATION = "|".join(sorted(KNOWN_JOB_RESULTS, key=len, reverse=True))
+
+# Groups: bullet, link_name/link_url (markdown link), name, url (optional), result, rest.
+# A result is an upper-case word (anything Zuul may add later) or a known word in any case.
+_JOB_LINE = re.compile(
+    r"^[ \t>]*(?:(?P<bullet>[-*+\u2022]|\d{1,3}[.)])[ \t]+)?"
+    r"(?:\[(?P<link_name>[^\]\s]+)\]\((?P<link_url>https?://[^\s)]+)\)"
+    r"|(?P<name>\S+?)(?:[ \t]+<?(?P<url>https?://[^\s>]+)>?)?)"
+    r"[ \t]+:[ \t]*\**(?P<result>[A-Z][A-Z_]+|(?i:" + _KNOWN_ALTERNATION + r"))\**(?!\w)"
+    r"(?P<rest>[^\n]*)$",
+    re.MULTILINE,
+)
+_DURATION = re.compile(
+    r"[ \t]*in[ \t]+(?=\d)(?:(?P<h>\d+)[ \t]*h[ \t]*)?(?:(?P<m>\d+)[ \t]*m(?:in)?[ \t]*)?"
+    r"(?:(?P<s>\d+)[ \t]*s(?:ec)?)?(?!\w)"
+)
+_DURATION_TEXT = re.compile(
+    r"[ \t]*(?=\d)(?:(?P<h>\d+)[ \t]*h[ \t]*)?(?:(?P<m>\d+)[ \t]*m(?:in)?[ \t]*)?"
+    r"(?:(?P<s>\d+)[ \t]*s(?:ec)?)?[ \t]*"
+)
+_NON_VOTING = "(non-voting)"
+_JENKINS_JOB_SEGMENT = re.compile(r"/job/([^/\s]+)")
+_NAME_DECORATION = "`*"
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """One job's line in a CI comment."""
+
+    name: str
+    url: str | None
+    #: As written (``SUCCESS``, ``FAILURE``, ``POST_FAILURE``, ``Success`` ...).
+    result: str
+    duration_seconds: int | None = None
+    non_voting: bool = False
+    #: Text after the result, minus the duration and "(non-voting)" (Zuul's error detail,
+    #: infra's free comment); "" when there is none.
+    comment: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.result.upper() == "SUCCESS"
+
+    @property
+    def counts_against(self) -> bool:
+        """True when this job fails the buildset: voting and neither SUCCESS nor SKIPPED."""
+        return not self.non_voting and self.result.upper() not in NEUTRAL_JOB_RESULTS
+
+
+def _seconds(match: re.Match[str]) -> int | None:
+    hours, minutes, seconds = match.group("h", "m", "s")
+    if hours is None and minutes is None and seconds is None:
+        return None
+    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + int(seconds or 0)
+
+
+def parse_duration(text: str) -> int | None:
+    """Seconds in a Zuul duration such as ``1h 02m 03s``, ``2m 05s`` or ``45s``; else None."""
+    match = _DURATION_TEXT.fullmatch(text)
+    return None if match is None else _seconds(match)
+
+
+def format_duration(seconds: int) -> str:
+    """Zuul's elapsed-time format: ``1h 02m 03s``, ``2m 05s`` or ``45s``."""
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative (got {seconds})")
+    hours, remainder = divmod(seconds, 3600)
+    minutes, secs = divmod(remainder, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m {secs:02d}s"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def _name_from_url(url: str) -> str:
+    # Jenkins: .../job/<folder>/job/<name>/<number>/ -> "<folder>/<name>".
+    segments = _JENKINS_JOB_SEGMENT.findall(url)
+    return "/".join(segments) if segments else url
+
+
+def _job_from_match(match: re.Match[str]) -> JobResult | None:
+    link_name, link_url, name, url, bullet, result, rest = match.group(
+        "link_name", "link_url", "name", "url", "bullet", "result", "rest"
+    )
+    if link_name is not None:
+        name, url = link_name, link_url
+    else:
+        name = name.strip(_NAME_DECORATION)
+        if url is None and name.startswith(("http://", "https://")):
+            # Gerrit Trigger's default "<build url> : RESULT" line names no job.
+            url = name.rstrip(">").lstrip("<")
+            name = _name_from_url(url)
+        elif bullet is None and url is None:
+            # "word : WORD" with neither bullet nor link is prose, not a job line.
+            return None
+        if not name:
+            return None
+    duration_seconds: int | None = None
+    non_voting = False
+    if rest:
+        duration = _DURATION.match(rest)
+        if duration is not None and (duration_seconds := _seconds(duration)) is not None:
+            rest = rest[duration.end() :]
+        if _NON_VOTING in rest:
+            non_voting = True
+            rest = rest.replace(_NON_VOTING, "", 1)
+        rest = rest.strip()
+    return JobResult(name, url, result, duration_seconds, non_voting, rest)
+
+
+def extract_jobs(text: str) -> tuple[JobResult, ...]:
+    """Every job result line in ``text``, in order."""
+    # Fast reject: every form has whitespace before the colon that precedes the result.
+    if " :" not in text and "\t:" not in text:
+        return ()
+    jobs = []
+    for match in _JOB_LINE.finditer(text):
+        job = _job_from_match(match)
+        if job is not None:
+            jobs.append(job)
+    return tuple(jobs)
+
+
+def overall_from_jobs(jobs: Iterable[JobResult]) -> Literal["SUCCESS", "FAILURE", "UNKNOWN"]:
+    """Zuul's rule: FAILURE if a voting job is neither SUCCESS nor SKIPPED, else SUCCESS.
+
+    UNKNOWN when there are no jobs at all.
+    """
+    seen = False
+    for job in jobs:
+        seen = True
+        if job.counts_against:
+            return "FAILURE"
+    return "SUCCESS" if seen else "UNKNOWN"
+
+
+def render_zuul_job_line(job: JobResult) -> str:
+    """The line Zuul would write for ``job`` (``- name url : RESULT in T (non-voting) comment``)."""
+    url = f" {job.url}" if job.url else ""
+    elapsed = "" if job.duration_seconds is None else f" in {format_duration(job.duration_seconds)}"
+    voting = f" {_NON_VOTING}" if job.non_voting else ""
+    comment = f" {job.comment}" if job.comment else ""
+    return f"- {job.name}{url} : {job.result}{elapsed}{voting}{comment}"
+
+
+def render_infra_job_line(job: JobResult) -> str:
+    """The line infra's template asks for (``* name url : RESULT comment``)."""
+    url = f" {job.url}" if job.url else ""
+    comment = f" {job.comment}" if job.comment else ""
+    return f"* {job.name}{url} : {job.result}{comment}"
