@@ -16,18 +16,20 @@ from driverci.store.models import Base
 
 TABLES = [
     "alembic_version",
+    "artifact_probes",
     "changes",
     "collect_cursors",
     "meta",
     "patch_set_files",
     "patch_sets",
     "review_messages",
+    "verdicts",
 ]
 
 
 def test_a_fresh_database_is_migrated_to_the_full_schema(store: Store) -> None:
     assert store.table_names() == TABLES
-    assert current_revision(store.engine) == "0001"
+    assert current_revision(store.engine) == "0002"
 
 
 def test_migrations_create_exactly_what_the_models_describe(store: Store) -> None:

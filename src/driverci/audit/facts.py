@@ -40,6 +40,7 @@ class ResultFact:
     urls: tuple[str, ...] = ()
     parseable: bool = True
     message_id: str = ""
+    all_jobs_failed: bool = False  # every job failed: could not even install or import
 
 
 @dataclass(frozen=True, slots=True)

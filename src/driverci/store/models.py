@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     ForeignKey,
@@ -161,6 +162,8 @@ class ReviewMessage(Base):
     ci_account: Mapped[str | None] = mapped_column(String(255))
     result: Mapped[str | None] = mapped_column(String(32))
     parse_status: Mapped[str] = mapped_column(String(32), default="unparsed")
+    #: The job lines the parser found: JSON list of [name, url, result, seconds, non_voting].
+    jobs_json: Mapped[str | None] = mapped_column(Text)
 
 
 class CollectCursor(Base):
@@ -187,3 +190,38 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class ArtifactProbe(Base):
+    """One fetch of a result link by the judge: link rot shows as a series over time."""
+
+    __tablename__ = "artifact_probes"
+    __table_args__ = (Index("ix_artifact_probes_url_checked", "url", "checked_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    checked_at: Mapped[dt.datetime]
+    status: Mapped[int | None] = mapped_column(Integer)
+    available: Mapped[bool] = mapped_column(Boolean, default=False)
+    browsable: Mapped[bool] = mapped_column(Boolean, default=False)
+    standard: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: JSON list of what infra requires that the artifacts lacked.
+    missing_json: Mapped[str | None] = mapped_column(Text)
+    manifest_revision: Mapped[str | None] = mapped_column(String(64))
+    manifest_driver: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class VerdictRecord(Base):
+    """The latest verdict per CI, so notifications fire once per change of state."""
+
+    __tablename__ = "verdicts"
+    __table_args__ = (UniqueConstraint("project", "account", name="uq_verdicts_project_account"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project: Mapped[str] = mapped_column(String(255))
+    account: Mapped[str] = mapped_column(String(255))
+    verdict: Mapped[str] = mapped_column(String(32))
+    reasons_json: Mapped[str] = mapped_column(Text, default="[]")
+    since: Mapped[dt.datetime]
+    evaluated_at: Mapped[dt.datetime]

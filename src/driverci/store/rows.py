@@ -60,6 +60,7 @@ class MessageRow:
     ci_account: str | None = None
     result: str | None = None
     parse_status: str = "unparsed"
+    jobs_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

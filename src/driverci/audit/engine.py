@@ -1,0 +1,185 @@
+"""The judge: load facts, evaluate every CI (registered or not), give verdicts, milestones and
+voting recommendations, and rate every driver. One call builds the whole report."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+from driverci.audit.evaluate import CiEvaluation, CiRules, UpstreamResult, evaluate_ci
+from driverci.audit.facts import PatchSetFact, Window
+from driverci.audit.governance import Activity, milestones_for, voting_recommendation
+from driverci.audit.load import ProjectFacts, load_facts, upstream_results
+from driverci.audit.report import AuditReport, DriverReport, SystemReport
+from driverci.audit.verdict import RELIABLE, Verdict, judge_ci, judge_driver
+from driverci.policy.schema import Policy
+from driverci.registry.schema import CISystem, Registry
+from driverci.store.db import Store
+
+log = logging.getLogger(__name__)
+
+Key = tuple[int, int]
+
+
+class Judge:
+    """Evaluates a project's CIs from what the store holds."""
+
+    def __init__(
+        self, store: Store, registry: Registry, policy: Policy, now: datetime | None = None
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.policy = policy
+        self.now = now or datetime.now(UTC)
+
+    def default_window(self) -> Window:
+        return Window(self.now - timedelta(days=self.policy.window_days), self.now)
+
+    def report(self, window: Window | None = None) -> AuditReport:
+        window = window or self.default_window()
+        # Patch sets from before the window are loaded too: voting looks further back.
+        lookback = timedelta(days=max(self.policy.voting.min_days_reliable, 0))
+        with self.store.transaction() as session:
+            facts = load_facts(
+                session,
+                self.registry.project,
+                self.registry.sandbox_project,
+                window.start - lookback,
+                window.end,
+            )
+        upstream: dict[Key, UpstreamResult] = {}
+        for upstream_ci in self.registry.ci_systems:
+            if upstream_ci.kind == "upstream":
+                upstream.update(upstream_results(facts.results.get(upstream_ci.account, [])))
+        excluded_by_default = {ps.key: self.policy.is_excluded(ps.files) for ps in facts.patch_sets}
+        systems: list[SystemReport] = []
+        accounts = [ci.account for ci in self.registry.ci_systems]
+        accounts += sorted(a for a in facts.results if self.registry.ci_by_account(a) is None)
+        for account in accounts:
+            ci = self.registry.ci_by_account(account)
+            if ci is not None and not self._relevant(ci, facts, window):
+                continue
+            rules = self._rules(ci, account, facts, excluded_by_default)
+            ev = self._evaluate(rules, window, facts, upstream)
+            verdict = judge_ci(ev, self.policy, self.now)
+            first_seen, sandbox, first_result = facts.activity.get(account, (None, None, None))
+            milestones = milestones_for(
+                ci, Activity(first_seen, sandbox, first_result), self.policy, self.now.date()
+            )
+            voting = voting_recommendation(
+                ci,
+                verdict.verdict,
+                self._reliable_since(rules, verdict, facts, upstream),
+                self.policy,
+                self.now,
+            )
+            systems.append(SystemReport(ev, verdict, ci is not None, milestones, voting))
+        return AuditReport(
+            self.registry.project,
+            self.now,
+            window.start,
+            window.end,
+            systems,
+            self._drivers(systems),
+        )
+
+    def _relevant(self, ci: CISystem, facts: ProjectFacts, window: Window) -> bool:
+        """Report a registered CI if it is active in the window or has posted anything."""
+        if ci.account in facts.results or ci.account in facts.activity:
+            return True
+        return ci.active_on(window.end.date()) and ci.stopped is None and bool(ci.drivers)
+
+    def _rules(
+        self,
+        ci: CISystem | None,
+        account: str,
+        facts: ProjectFacts,
+        excluded_by_default: dict[Key, bool],
+    ) -> CiRules:
+        policy = self.policy
+        started = (
+            ci.started
+            if ci and ci.started
+            else facts.activity.get(account, (None,))[0] or date(1970, 1, 1)
+        )
+        extra = ci.exclusion_patterns if ci else ()
+        branch_created = facts.branch_created
+        known_started = ci.started if ci else started
+
+        def must_test(ps: PatchSetFact) -> bool:
+            if not policy.branch_required(ps.branch, branch_created.get(ps.branch), known_started):
+                return False
+            if excluded_by_default[ps.key]:
+                return False
+            return not (extra and policy.is_excluded(ps.files, extra))
+
+        return CiRules(
+            account=account,
+            name=ci.name if ci else facts.names.get(account, account),
+            drivers=tuple(ci.drivers) if ci else (),
+            started=started,
+            deadline_hours=policy.deadline_hours,
+            must_test=must_test,
+            retention_days=policy.artifacts.retention_days,
+            rubber_stamp_min_sample=policy.thresholds.rubber_stamp_min_sample,
+        )
+
+    def _evaluate(
+        self,
+        rules: CiRules,
+        window: Window,
+        facts: ProjectFacts,
+        upstream: dict[Key, UpstreamResult],
+    ) -> CiEvaluation:
+        return evaluate_ci(
+            rules,
+            window,
+            self.now,
+            facts.patch_sets,
+            facts.results.get(rules.account, []),
+            upstream,
+            facts.rechecks,
+            facts.probes.get(rules.account, []),
+        )
+
+    def _reliable_since(
+        self,
+        rules: CiRules,
+        verdict: Verdict,
+        facts: ProjectFacts,
+        upstream: dict[Key, UpstreamResult],
+    ) -> datetime | None:
+        """Start of the longest run of reliable windows ending now (None when not reliable)."""
+        if verdict.verdict != RELIABLE:
+            return None
+        step = timedelta(days=self.policy.window_days)
+        since = self.now - step
+        limit = self.now - timedelta(days=self.policy.voting.min_days_reliable)
+        while since > limit:
+            window = Window(since - step, since)
+            ev = self._evaluate(rules, window, facts, upstream)
+            if not ev.expected or judge_ci(ev, self.policy, since).verdict != RELIABLE:
+                break
+            since -= step
+        return since
+
+    def _drivers(self, systems: list[SystemReport]) -> list[DriverReport]:
+        verdict_of: dict[str, str] = {s.evaluation.account: s.verdict.verdict for s in systems}
+        drivers = []
+        for driver in self.registry.drivers:
+            cis = self.registry.ci_for_driver(driver.name)
+            verdicts = [verdict_of[ci.account] for ci in cis if ci.account in verdict_of]
+            drivers.append(
+                DriverReport(
+                    driver.name,
+                    driver.status,
+                    judge_driver(driver.status, verdicts),
+                    [ci.name for ci in cis],
+                    [c.email or c.name for c in driver.contacts],
+                )
+            )
+        return drivers
+
+
+ProgressFn = Callable[[str, int, int], None]
