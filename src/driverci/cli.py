@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -45,8 +44,10 @@ err_console = Console(stderr=True)
 def _register_subcommands() -> None:
     # Sub-applications live beside their packages; importing them here (not at module
     # import) keeps `driverci --help` fast and the emulator out of everyone else's imports.
+    from driverci.audit.cli import audit_app
     from driverci.emulator.cli import emulator_app
 
+    app.add_typer(audit_app, name="audit")
     app.add_typer(emulator_app, name="emulator")
     from driverci import demo
 
@@ -113,6 +114,32 @@ def policy_check(
     console.print(f"[green]ok[/green] {path or 'shipped policy'}")
 
 
+@policy_app.command("docs")
+def policy_docs(
+    fmt: Annotated[str, typer.Option("--format", help="rst or markdown")] = "rst",
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    policy_path: Annotated[Path | None, typer.Option("--policy")] = None,
+    registry_path: Annotated[Path | None, typer.Option("--registry")] = None,
+) -> None:
+    """Write the third-party CI requirements and the deprecation process, from policy."""
+    from datetime import UTC, datetime
+
+    from driverci.audit.policy_docs import process_sections, render, requirement_sections
+    from driverci.policy.loader import load_policy
+    from driverci.registry.loader import load_registry
+
+    if fmt not in ("rst", "markdown"):
+        raise DriverCIError(f"--format {fmt!r}: choose rst or markdown")
+    policy, registry = load_policy(policy_path), load_registry(registry_path)
+    today = datetime.now(UTC).date()
+    text = render(requirement_sections(policy, registry, today) + process_sections(policy), fmt)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}")
+    else:
+        print(text)
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     url: Annotated[
@@ -132,20 +159,14 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     _register_subcommands()
     try:
-        result = app(args=argv, standalone_mode=False)
+        # Typer handles its own usage errors and exit codes; our errors come through here.
+        app(args=argv)
     except DriverCIError as error:
         err_console.print(f"[bold red]error:[/bold red] {error}", highlight=False)
         sys.exit(2)
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
-    if isinstance(result, int) and result:
-        sys.exit(result)
 
 
 if __name__ == "__main__":

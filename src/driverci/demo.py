@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from driverci.errors import DriverCIError
+from driverci.progress import StageProgress
 
 console = Console()
 DEMO_MARKER = ".driverci-demo"
@@ -38,7 +39,7 @@ def demo_command(
     scenario: Annotated[Path | None, typer.Option(help="Scenario YAML (default: example)")] = None,
 ) -> None:
     """Seed the emulator with the example scenario, serve it, and show what it holds."""
-    from driverci.emulator.cli import _progress, print_state_summary
+    from driverci.emulator.cli import print_state_summary
     from driverci.emulator.scenario import load_scenario
     from driverci.emulator.seed import seed_scenario
     from driverci.emulator.state import EmulatorState
@@ -53,15 +54,8 @@ def demo_command(
     emulator_dir = state_dir / "emulator"
     state = EmulatorState(emulator_dir)
     console.rule("[bold]1. Seeding the Gerrit emulator")
-    with _progress() as progress:
-        tasks: dict[str, int] = {}
-
-        def report(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total)
-            progress.update(tasks[stage], completed=done, total=total)
-
-        summary = seed_scenario(state, emulator_dir / "git", loaded, progress=report)
+    with StageProgress(console) as progress:
+        summary = seed_scenario(state, emulator_dir / "git", loaded, progress=progress.report)
     console.print(f"seeded: {summary}")
     print_state_summary(state)
     console.rule("[bold]2. Reading it back over Gerrit's REST API")

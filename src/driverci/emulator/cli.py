@@ -14,11 +14,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from driverci.emulator.state import EmulatorError, EmulatorState
 from driverci.errors import ConfigError, DriverCIError
+from driverci.progress import StageProgress
 
 emulator_app = typer.Typer(
     help="The Gerrit emulator: REST, SSH stream-events and git.", no_args_is_help=True
@@ -112,26 +112,9 @@ def seed(
     from driverci.emulator.seed import seed_scenario
 
     scenario = load_scenario(scenario_path)
-    with locked_state(state_dir) as state, _progress() as progress:
-        tasks: dict[str, int] = {}
-
-        def report(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total)
-            progress.update(tasks[stage], completed=done, total=total)
-
-        summary = seed_scenario(state, state_dir / "git", scenario, progress=report)
+    with locked_state(state_dir) as state, StageProgress(console) as progress:
+        summary = seed_scenario(state, state_dir / "git", scenario, progress=progress.report)
     console.print(f"[green]seeded[/green] {state_dir}: {summary}")
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
 
 
 @emulator_app.command("show")

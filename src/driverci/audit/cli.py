@@ -1,0 +1,235 @@
+"""``driverci audit``: collect, probe, report, propose, drivers (the Ironic team's side)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from driverci.audit.facts import Window
+from driverci.errors import ConfigError, DriverCIError
+from driverci.progress import StageProgress
+
+audit_app = typer.Typer(help="The judge: measure every CI against the spec.", no_args_is_help=True)
+console = Console()
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Store URL (default $DRIVERCI_DB or sqlite:///./driverci.sqlite)"),
+]
+RegistryOption = Annotated[Path | None, typer.Option("--registry", help="registry.yaml")]
+PolicyOption = Annotated[Path | None, typer.Option("--policy", help="policy.yaml")]
+DateOption = Annotated[str | None, typer.Option(help="YYYY-MM-DD (UTC)")]
+
+
+def parse_day(value: str | None, what: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+    except ValueError:
+        raise ConfigError(f"--{what} {value!r}: expected a date like 2026-03-01") from None
+
+
+def _read_secret(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read password file ({exc.strerror})") from None
+
+
+@audit_app.command("collect")
+def collect(
+    gerrit: Annotated[str | None, typer.Option(help="Gerrit base URL")] = None,
+    project: Annotated[str | None, typer.Option(help="Project (default: registry's)")] = None,
+    since: DateOption = None,
+    from_dump: Annotated[
+        Path | None,
+        typer.Option("--from-dump", help="gerrit query JSON lines or a REST change list"),
+    ] = None,
+    username: Annotated[str | None, typer.Option(help="Gerrit username (optional)")] = None,
+    http_password_file: Annotated[Path | None, typer.Option()] = None,
+    db: DbOption = None,
+    registry_path: RegistryOption = None,
+) -> None:
+    """Backfill changes, patch sets, files and review messages into the store."""
+    from driverci.audit.collect import RestCollector, collect_dump
+    from driverci.audit.ingest import Ingestor
+    from driverci.gerrit.rest import GerritRestClient
+    from driverci.registry.loader import load_registry
+    from driverci.store.db import open_store
+
+    registry = load_registry(registry_path)
+    store = open_store(db)
+    ingestor = Ingestor(store, registry)
+    if from_dump is not None:
+        with StageProgress(console) as bars:
+            summary = collect_dump(
+                ingestor, from_dump, progress=bars.reporter(f"reading {from_dump.name}")
+            )
+        console.print(f"[green]collected[/green] {summary}")
+        return
+    if gerrit is None:
+        raise ConfigError("give --gerrit URL (e.g. https://review.opendev.org) or --from-dump")
+    password = _read_secret(http_password_file)
+    projects = (
+        [project] if project else [p for p in (registry.project, registry.sandbox_project) if p]
+    )
+
+    async def run() -> None:
+        async with GerritRestClient(gerrit, username=username, http_password=password) as client:
+            for name in projects:
+                with StageProgress(console) as bars:
+                    summary = await RestCollector(ingestor, client, name).run(
+                        parse_day(since, "since"), progress=bars.reporter(f"collecting {name}")
+                    )
+                console.print(f"[green]{name}[/green]: {summary}")
+
+    asyncio.run(run())
+
+
+@audit_app.command("probe")
+def probe(
+    since: DateOption = None,
+    until: DateOption = None,
+    allow_private: Annotated[
+        bool, typer.Option(help="Allow loopback/private targets (a local emulator)")
+    ] = False,
+    db: DbOption = None,
+    registry_path: RegistryOption = None,
+    policy_path: PolicyOption = None,
+) -> None:
+    """Fetch result links (safely, with limits) and record availability and format."""
+    from driverci.audit.artifacts import ArtifactSurvey
+    from driverci.audit.probe import ProbeLimits
+    from driverci.policy.loader import load_policy
+    from driverci.registry.loader import load_registry
+    from driverci.store.db import open_store
+
+    registry, policy = load_registry(registry_path), load_policy(policy_path)
+    window = _window(policy.window_days, since, until)
+    conf = policy.artifacts.probe
+    limits = ProbeLimits(
+        conf.timeout_s, conf.max_bytes, conf.max_redirects, allow_private or conf.allow_private
+    )
+    survey = ArtifactSurvey(open_store(db), limits)
+    links = survey.links_to_probe(registry.project, window.start, window.end)
+    with StageProgress(console) as bars:
+        counts = asyncio.run(survey.run(links, progress=bars.reporter("probing result links")))
+    console.print(
+        f"[green]probed[/green] {counts['probed']} links: {counts['available']} "
+        f"available, {counts['standard']} standard, {counts['refused']} refused"
+    )
+
+
+def _window(window_days: int, since: str | None, until: str | None) -> Window:
+    from datetime import timedelta
+
+    end = parse_day(until, "until") or datetime.now(UTC)
+    start = parse_day(since, "since") or end - timedelta(days=window_days)
+    if start >= end:
+        raise ConfigError(f"--since {start:%Y-%m-%d} is not before --until {end:%Y-%m-%d}")
+    return Window(start, end)
+
+
+@audit_app.command("report")
+def report(
+    fmt: Annotated[str, typer.Option("--format", help="table, json, markdown or html")] = "table",
+    since: DateOption = None,
+    until: DateOption = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option("--fail-on", help="unreliable or at_risk: exit 1 when a CI has that verdict"),
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    db: DbOption = None,
+    registry_path: RegistryOption = None,
+    policy_path: PolicyOption = None,
+) -> None:
+    """Evaluate every CI over the window and print the report."""
+    from driverci.audit.engine import Judge
+    from driverci.audit.report import render_html, render_json, render_markdown, render_table
+    from driverci.policy.loader import load_policy
+    from driverci.registry.loader import load_registry
+    from driverci.store.db import open_store
+
+    if fmt not in ("table", "json", "markdown", "html"):
+        raise ConfigError(f"--format {fmt!r}: choose table, json, markdown or html")
+    if fail_on not in (None, "unreliable", "at_risk"):
+        raise ConfigError(f"--fail-on {fail_on!r}: choose unreliable or at_risk")
+    registry, policy = load_registry(registry_path), load_policy(policy_path)
+    window = _window(policy.window_days, since, until)
+    judge = Judge(open_store(db), registry, policy, now=window.end)
+    result = judge.report(window)
+    if fmt == "table":
+        render_table(result, console)
+    else:
+        text = {"json": render_json, "markdown": render_markdown, "html": render_html}[fmt](result)
+        if output:
+            output.write_text(text, encoding="utf-8")
+            console.print(f"wrote {output}")
+        else:
+            print(text)
+    failing = {"unreliable"} if fail_on == "unreliable" else {"unreliable", "at_risk"}
+    if fail_on and any(s.verdict.verdict in failing for s in result.systems):
+        raise typer.Exit(1)
+
+
+@audit_app.command("propose")
+def propose(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write into")] = Path(
+        "proposals"
+    ),
+    since: DateOption = None,
+    until: DateOption = None,
+    db: DbOption = None,
+    registry_path: RegistryOption = None,
+    policy_path: PolicyOption = None,
+) -> None:
+    """Write the release notes and notices due: deprecation, removal, reinstatement."""
+    from driverci.audit.documents import propose_for_driver
+    from driverci.audit.engine import Judge
+    from driverci.policy.loader import load_policy
+    from driverci.registry.loader import load_registry
+    from driverci.store.db import open_store
+
+    registry, policy = load_registry(registry_path), load_policy(policy_path)
+    window = _window(policy.window_days, since, until)
+    result = Judge(open_store(db), registry, policy, now=window.end).report(window)
+    reasons = {s.evaluation.name: s.verdict.reasons for s in result.systems}
+    written = 0
+    for item in result.drivers:
+        driver = registry.driver(item.name)
+        if driver is None:
+            continue
+        why = [r for ci in item.ci for r in reasons.get(ci, [])]
+        for doc in propose_for_driver(
+            driver, item.verdict, item.ci, why, policy, window.end.date()
+        ):
+            path = output / doc.path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(doc.text, encoding="utf-8")
+            console.print(f"{doc.kind:>20}  {item.name:<18} {path}")
+            written += 1
+    if not written:
+        console.print("nothing to propose: every supported driver has a reliable CI")
+
+
+@audit_app.command("drivers")
+def drivers(
+    fmt: Annotated[str, typer.Option("--format", help="rst or markdown")] = "rst",
+    registry_path: RegistryOption = None,
+) -> None:
+    """The list of drivers, their CI, status and contacts, for Ironic's documentation."""
+    from driverci.audit.policy_docs import drivers_sections, render
+    from driverci.registry.loader import load_registry
+
+    if fmt not in ("rst", "markdown"):
+        raise DriverCIError(f"--format {fmt!r}: choose rst or markdown")
+    print(render(drivers_sections(load_registry(registry_path)), fmt))
