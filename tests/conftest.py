@@ -1,0 +1,43 @@
+"""Fixtures shared by every story test: a running Gerrit emulator and a store."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from driverci.store.db import Store, open_store
+from world import GerritWorld, build_world
+
+SHARED = Path(os.environ.get("DRIVERCI_SHARED", Path(__file__).parents[2] / "shared"))
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"shared reference data not found at {SHARED} (set DRIVERCI_SHARED)")
+    return SHARED
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A migrated SQLite store in the test's directory."""
+    opened = open_store(f"sqlite:///{tmp_path / 'driverci.sqlite'}")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+async def world(tmp_path: Path, store: Store) -> AsyncIterator[GerritWorld]:
+    """A running emulator (REST, SSH, git) holding openstack/ironic and the CI sandbox."""
+    built = await build_world(tmp_path, store)
+    try:
+        yield built
+    finally:
+        await built.server.stop()
+        built.state.close()
