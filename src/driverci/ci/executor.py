@@ -1,0 +1,261 @@
+"""The local executor: one job, one fresh workspace, confined steps, published logs.
+
+Steps run with ``/bin/sh -c`` (or ``ansible-runner`` for a playbook) in the checkout, in an
+environment built from scratch: PATH (the CI's Python first, so ``python -m stestr`` finds
+the CI's virtualenv), HOME, LANG, TMPDIR and Zuul-like variables. Nothing of the CI's own
+environment reaches a job, nor its Gerrit password, SSH key or their paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from driverci.ci.config import CIConfig, ResultName, Step, read_secret
+from driverci.ci.model import JobOutcome, JobRequest, TestCounts
+from driverci.ci.publish import (
+    JOB_OUTPUT,
+    JobOutput,
+    LogPublisher,
+    add_test_results,
+    change_url,
+    collect_artifacts,
+    utc_stamp,
+    write_manifest,
+)
+from driverci.ci.sandbox import LineBuffer, Sandbox, SandboxMode
+from driverci.ci.scrub import Scrubber
+from driverci.ci.workspace import BASE_PATH, Checkout, Workspace
+
+log = logging.getLogger(__name__)
+
+
+class LocalExecutor:
+    """Runs jobs on this machine; implements :class:`driverci.ci.model.Executor`."""
+
+    STESTR_EXPORT = "python -m stestr last --subunit 2>/dev/null"
+    STESTR_EXPORT_TIMEOUT = 300.0
+    ANSIBLE_RUNNER = "ansible-runner"
+    KEEP_WORKSPACES = False  # True keeps <workspace_root>/<run_id> for debugging
+
+    def __init__(
+        self, config: CIConfig, workspace_root: Path, sandbox_mode: SandboxMode = "auto"
+    ) -> None:
+        self.config = config
+        self.workspace_root = workspace_root
+        self.publisher = LogPublisher(config.logs)  # ConfigError now if the backend can't work
+        self.sandbox = Sandbox(sandbox_mode, hidden_dirs=self._secret_dirs())
+
+    def _secret_dirs(self) -> list[Path]:
+        gerrit = self.config.gerrit
+        files = [p for p in (gerrit.http_password_file, gerrit.ssh_key) if p is not None]
+        return [p.resolve().parent for p in files] + [Path.home() / ".ssh"]
+
+    def scrubber(self) -> Scrubber:
+        password = read_secret(self.config.gerrit.http_password_file, "the Gerrit HTTP password")
+        return Scrubber.from_environment(os.environ, [password] if password else [])
+
+    def job_env(
+        self, request: JobRequest, workspace: Workspace, checkout: Checkout
+    ) -> dict[str, str]:
+        """The job's whole environment: nothing is inherited from the CI's process."""
+        target = request.target
+        return {
+            "PATH": f"{Path(sys.executable).parent}:{BASE_PATH}",
+            "HOME": str(workspace.home),
+            "LANG": "C.UTF-8",
+            "TMPDIR": str(workspace.tmp),
+            "WORKSPACE": str(workspace.src),
+            "ZUUL_PROJECT": target.project,
+            "ZUUL_BRANCH": target.branch,
+            "ZUUL_CHANGE": str(target.change),
+            "ZUUL_PATCHSET": str(target.patch_set),
+            "ZUUL_REF": target.ref,
+            "ZUUL_COMMIT": checkout.merged_revision or target.revision,
+            "ZUUL_PIPELINE": request.pipeline,
+            "ZUUL_UUID": request.run_id,
+            "ZUUL_JOB": request.job.name,
+            "LOG_PATH": request.log_path,
+            "LOG_URL": request.log_url,
+            "DRIVERCI_DRIVER": request.driver,
+        }
+
+    async def run(self, request: JobRequest, cancel: asyncio.Event) -> JobOutcome:
+        started = datetime.now(UTC)
+        workspace = Workspace(self.workspace_root, request.run_id)
+        await asyncio.to_thread(workspace.create)
+        try:
+            outcome, checkout = await self._run_in(workspace, request, cancel, started)
+            write_manifest(
+                workspace.staging,
+                request,
+                outcome,
+                checkout.merged_revision,
+                checkout.patch_set_revision,
+            )
+            await self.publisher.publish(workspace.staging, request.log_path, self.scrubber())
+        finally:
+            # Also when the caller's task is cancelled: nothing of a run stays behind.
+            if not self.KEEP_WORKSPACES:
+                await asyncio.to_thread(workspace.remove)
+        result = outcome.result
+        log.info(
+            "run %s change %s,%s job %s: %s",
+            request.run_id,
+            request.target.change,
+            request.target.patch_set,
+            request.job.name,
+            result,
+        )
+        return outcome
+
+    async def _run_in(
+        self, workspace: Workspace, request: JobRequest, cancel: asyncio.Event, started: datetime
+    ) -> tuple[JobOutcome, Checkout]:
+        output = JobOutput(workspace.staging / JOB_OUTPUT, request.job.output_limit_bytes)
+        checkout = Checkout("error")
+        tests = TestCounts()
+        try:
+            try:
+                await self._header(request, output, started)
+                checkout = await workspace.checkout(request.target, output, cancel)
+                result, detail = _checkout_result(checkout)
+                if checkout.result == "ready":
+                    env = self.job_env(request, workspace, checkout)
+                    await self.sandbox.prepare(workspace.job_dir)
+                    result, detail = await self._run_steps(request, workspace, env, output, cancel)
+                    if result != "CANCELED":
+                        tests = await self._test_results(request, workspace, env, output)
+                        copied = collect_artifacts(
+                            workspace.src, request.job.artifacts, workspace.staging
+                        )
+                        output.line(f"Artifacts published under logs/: {len(copied)} files")
+            except OSError as exc:  # e.g. git missing, disk full: the CI's fault, not the patch's
+                result, detail = "ERROR", f"executor failed: {exc}"
+            output.line(f"Result: {result}" + (f" ({detail})" if detail else ""), always=True)
+            if output.truncated:
+                detail = (detail + "; " if detail else "") + "output truncated at the size cap"
+        finally:
+            output.close()
+        outcome = JobOutcome(result, request.log_url, started, datetime.now(UTC), tests, detail)
+        return outcome, checkout
+
+    async def _header(self, request: JobRequest, output: JobOutput, started: datetime) -> None:
+        target = request.target
+        output.line(f"Job {request.job.name} of {request.ci_name} (driver {request.driver})")
+        output.line(f"Triggered by: {change_url(self.config, request)} patchset {target.patch_set}")
+        output.line(f"Detailed logs: {request.log_url}")
+        output.line(f"Project {target.project} branch {target.branch} ref {target.ref}")
+        output.line(f"Patch set revision {target.revision}; pipeline {request.pipeline}")
+        output.line(f"Run {request.run_id} started {utc_stamp(started)} UTC")
+        output.line(f"Sandbox: {await self.sandbox.mode()}")
+
+    async def _run_steps(
+        self,
+        request: JobRequest,
+        workspace: Workspace,
+        env: dict[str, str],
+        output: JobOutput,
+        cancel: asyncio.Event,
+    ) -> tuple[ResultName, str]:
+        job = request.job
+        output.line("Environment given to the job (nothing else is inherited):")
+        for name, value in sorted(env.items()):
+            output.line(f"  {name}={value}")
+        deadline = time.monotonic() + job.timeout
+        for index, step in enumerate(job.steps, 1):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "TIMED_OUT", f"job timeout of {job.timeout}s reached before step {index}"
+            timeout = min(float(step.timeout or remaining), remaining)
+            argv = self._step_argv(step, workspace, env)
+            if argv is None:
+                return "ERROR", "ansible-runner not installed (needed by a playbook step)"
+            label = step.name or step.run or str(step.playbook)
+            output.line(f"[step {index}/{len(job.steps)}] {label} (timeout {timeout:.0f}s)")
+            if step.run is not None:
+                output.line(f"$ {step.run}")
+            began = time.monotonic()
+            lines = LineBuffer(output.raw_line)
+            end = await self.sandbox.run(
+                argv,
+                run_dir=workspace.job_dir,
+                cwd=workspace.src,
+                env=env,
+                timeout=timeout,
+                cancel=cancel,
+                on_output=lines.feed,
+            )
+            lines.flush()
+            took = time.monotonic() - began
+            if end.reason == "canceled":
+                output.line(f"[step {index}] canceled after {took:.1f}s")
+                return "CANCELED", "canceled"
+            if end.reason == "timed_out":
+                output.line(f"[step {index}] killed: timed out after {took:.1f}s")
+                return "TIMED_OUT", f"step {index} ({label}) timed out after {timeout:.0f}s"
+            output.line(f"[step {index}] exit code {end.returncode} after {took:.1f}s")
+            if end.returncode != 0:
+                return "FAILURE", f"step {index} ({label}) exited with {end.returncode}"
+        return "SUCCESS", ""
+
+    def _step_argv(self, step: Step, workspace: Workspace, env: dict[str, str]) -> list[str] | None:
+        if step.run is not None:
+            return ["/bin/sh", "-c", step.run]
+        runner = shutil.which(self.ANSIBLE_RUNNER, path=env["PATH"])
+        if runner is None:
+            return None
+        assert step.playbook is not None
+        # ansible-runner's private data dir: inventory (this host) and the Zuul-like
+        # variables as extravars, inside the job's own writable directory.
+        data_dir = workspace.job_dir / "ansible"
+        (data_dir / "inventory").mkdir(parents=True, exist_ok=True)
+        (data_dir / "env").mkdir(exist_ok=True)
+        (data_dir / "inventory" / "hosts").write_text("localhost ansible_connection=local\n")
+        extravars = {name.lower(): value for name, value in env.items() if name.isupper()}
+        (data_dir / "env" / "extravars").write_text(json.dumps(extravars))
+        return [runner, "run", str(data_dir), "--playbook", str(step.playbook.resolve())]
+
+    async def _test_results(
+        self, request: JobRequest, workspace: Workspace, env: dict[str, str], output: JobOutput
+    ) -> TestCounts:
+        """When the job ran stestr, export its last run as subunit and render the page."""
+        if not (workspace.src / ".stestr").is_dir():
+            return TestCounts()
+        stream = bytearray()
+        output.line(f"$ {self.STESTR_EXPORT}")
+        end = await self.sandbox.run(
+            ["/bin/sh", "-c", self.STESTR_EXPORT],
+            run_dir=workspace.job_dir,
+            cwd=workspace.src,
+            env=env,
+            timeout=self.STESTR_EXPORT_TIMEOUT,
+            cancel=asyncio.Event(),
+            on_output=stream.extend,
+        )
+        if end.reason != "exited" or not stream:
+            output.line("No subunit stream could be exported from .stestr")
+            return TestCounts()
+        title = f"{request.job.name}: change {request.target.change},{request.target.patch_set}"
+        counts = await asyncio.to_thread(add_test_results, workspace.staging, bytes(stream), title)
+        output.line(
+            f"Tests: {counts.passed} passed, {counts.failed} failed, {counts.skipped} skipped"
+        )
+        return counts
+
+
+def _checkout_result(checkout: Checkout) -> tuple[ResultName, str]:
+    if checkout.result == "conflict":
+        return "MERGE_CONFLICT", checkout.detail
+    if checkout.result == "canceled":
+        return "CANCELED", checkout.detail
+    if checkout.result == "error":
+        return "ERROR", checkout.detail
+    return "SUCCESS", ""
