@@ -45,8 +45,10 @@ def _register_subcommands() -> None:
     # Sub-applications live beside their packages; importing them here (not at module
     # import) keeps `driverci --help` fast and the emulator out of everyone else's imports.
     from driverci.audit.cli import audit_app
+    from driverci.audit.notify_cli import notify_command
     from driverci.emulator.cli import emulator_app
 
+    audit_app.command("notify")(notify_command)
     app.add_typer(audit_app, name="audit")
     app.add_typer(emulator_app, name="emulator")
     from driverci import demo

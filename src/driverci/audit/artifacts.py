@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -30,7 +30,10 @@ class ArtifactSurvey:
         self.limits = limits
         self.now = now or datetime.now(UTC)
 
-    def links_to_probe(self, project: str, since: datetime, until: datetime) -> list[str]:
+    def links_to_probe(
+        self, project: str, since: datetime, until: datetime, skip_accounts: Iterable[str] = ()
+    ) -> list[str]:
+        """One link per result comment in the window, except the reference (upstream) CIs'."""
         with self.store.transaction() as session:
             rows = session.execute(
                 select(ReviewMessage.jobs_json)
@@ -40,6 +43,7 @@ class ArtifactSurvey:
                     ReviewMessage.parse_status == "result",
                     ReviewMessage.date >= since,
                     ReviewMessage.date < until,
+                    ReviewMessage.ci_account.not_in(list(skip_accounts)),
                 )
             ).all()
             links = sorted({urls[0] for (jobs,) in rows if (urls := job_urls(jobs))})

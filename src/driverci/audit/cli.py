@@ -119,7 +119,8 @@ def probe(
         conf.timeout_s, conf.max_bytes, conf.max_redirects, allow_private or conf.allow_private
     )
     survey = ArtifactSurvey(open_store(db), limits)
-    links = survey.links_to_probe(registry.project, window.start, window.end)
+    upstream = [ci.account for ci in registry.ci_systems if ci.kind == "upstream"]
+    links = survey.links_to_probe(registry.project, window.start, window.end, upstream)
     with StageProgress(console) as bars:
         counts = asyncio.run(survey.run(links, progress=bars.reporter("probing result links")))
     console.print(

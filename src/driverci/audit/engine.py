@@ -104,7 +104,9 @@ class Judge:
             else facts.activity.get(account, (None,))[0] or date(1970, 1, 1)
         )
         extra = ci.exclusion_patterns if ci else ()
-        branch_created = facts.branch_created
+        branch_created = dict(facts.branch_created)
+        for branch, day in self.registry.branch_created.items():
+            branch_created[branch] = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
         known_started = ci.started if ci else started
 
         def must_test(ps: PatchSetFact) -> bool:

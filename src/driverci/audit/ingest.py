@@ -202,6 +202,10 @@ class IngestCounts:
 class Ingestor:
     """Writes normalized changes into the store, classifying messages as it goes."""
 
+    NON_CHECK_PIPELINES = frozenset(
+        {"gate", "post", "promote", "periodic", "release", "tag", "deploy", "merge-check"}
+    )
+
     def __init__(self, store: Store, registry: Registry) -> None:
         self.store = store
         self.registry = registry
@@ -242,7 +246,10 @@ class Ingestor:
             success_pattern=identity.success_pattern if identity else None,
             failure_pattern=identity.failure_pattern if identity else None,
         )
-        if parsed.kind != "result" and parsed.is_parseable:
+        if (parsed.kind != "result" and parsed.is_parseable) or (
+            parsed.pipeline or "check"
+        ).lower() in self.NON_CHECK_PIPELINES:
+            # Gate, post and periodic reports are not the per-patch-set result the spec asks.
             return account, None, "ci_other", None
         if not parsed.is_parseable or parsed.result == "UNKNOWN":
             return account, "UNKNOWN", "unparseable", None

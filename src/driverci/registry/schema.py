@@ -142,6 +142,15 @@ class Voting(_Strict):
         return self
 
 
+class Note(_Strict):
+    """A contact's answer or another remark, recorded with who wrote it down and when."""
+
+    date: dt.date
+    by: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+    contact: str | None = None
+
+
 class CISystem(_Strict):
     """A Gerrit account that reports test results, upstream (Zuul) or third-party."""
 
@@ -158,6 +167,8 @@ class CISystem(_Strict):
     stopped: dt.date | None = None
     approved_exclusions: list[ApprovedExclusion] = Field(default_factory=list)
     voting: Voting = Field(default_factory=Voting)
+    #: Answers from its contacts and other remarks (the dashboard's admin actions append here).
+    notes: list[Note] = Field(default_factory=list)
     success_pattern: str | None = None
     failure_pattern: str | None = None
     #: The account it used on the sandbox project, when different from ``account``.
@@ -196,6 +207,9 @@ class Registry(_Strict):
 
     project: str = "openstack/ironic"
     sandbox_project: str = "opendev/ci-sandbox"
+    #: When each stable branch was cut (UTC day); the branch rule needs it. Branches not
+    #: listed fall back to the day the judge first saw a change on them.
+    branch_created: dict[str, dt.date] = Field(default_factory=dict)
     drivers: list[Driver] = Field(default_factory=list)
     ci_systems: list[CISystem] = Field(default_factory=list)
 
