@@ -48,7 +48,10 @@ def _register_subcommands() -> None:
     from driverci.audit.notify_cli import notify_command
     from driverci.emulator.cli import emulator_app
 
+    from driverci.ci.cli import ci_app
+
     audit_app.command("notify")(notify_command)
+    app.add_typer(ci_app, name="ci")
     app.add_typer(audit_app, name="audit")
     app.add_typer(emulator_app, name="emulator")
     from driverci import demo

@@ -225,3 +225,67 @@ class VerdictRecord(Base):
     reasons_json: Mapped[str] = mapped_column(Text, default="[]")
     since: Mapped[dt.datetime]
     evaluated_at: Mapped[dt.datetime]
+
+
+class CIRun(Base):
+    """One run of the reference CI: every configured job for one patch set and one trigger.
+
+    ``intake_key`` makes intake idempotent: the same (CI, change, patch set, trigger) never
+    creates two runs, whether it arrives live, by catch-up or by reconciliation.
+    """
+
+    __tablename__ = "ci_runs"
+    __table_args__ = (
+        UniqueConstraint("intake_key", name="uq_ci_runs_intake_key"),
+        Index("ix_ci_runs_ci_state_deadline", "ci_account", "state", "deadline"),
+        Index("ix_ci_runs_change", "ci_account", "change_number", "patch_set"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid7
+    ci_account: Mapped[str] = mapped_column(String(255))
+    intake_key: Mapped[str] = mapped_column(String(512))
+    project: Mapped[str] = mapped_column(String(255))
+    branch: Mapped[str] = mapped_column(String(255))
+    change_number: Mapped[int] = mapped_column(Integer)
+    patch_set: Mapped[int] = mapped_column(Integer)
+    revision: Mapped[str] = mapped_column(String(64))
+    ref: Mapped[str] = mapped_column(String(255))
+    #: patchset, recheck, ready or reconcile (what made the CI test it).
+    trigger: Mapped[str] = mapped_column(String(32))
+    triggered_at: Mapped[dt.datetime]
+    deadline: Mapped[dt.datetime]
+    #: queued, running, finished (not yet reported), reported, cancelled, error.
+    state: Mapped[str] = mapped_column(String(16))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    #: SUCCESS, FAILURE, MERGE_CONFLICT, ERROR or CANCELED once finished.
+    result: Mapped[str | None] = mapped_column(String(32))
+    reported_at: Mapped[dt.datetime | None]
+    #: posted, posted-without-vote, suppressed, emailed, operator (told, not posted).
+    report_status: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    jobs: Mapped[list[CIJobResult]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="CIJobResult.id"
+    )
+
+
+class CIJobResult(Base):
+    """The outcome of one job of a run, as reported (one line of the comment)."""
+
+    __tablename__ = "ci_job_results"
+    __table_args__ = (UniqueConstraint("run_id", "job", name="uq_ci_job_results_run_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("ci_runs.id", ondelete="CASCADE"))
+    job: Mapped[str] = mapped_column(String(255))
+    voting: Mapped[bool] = mapped_column(Boolean, default=True)
+    result: Mapped[str] = mapped_column(String(32))
+    log_url: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime]
+    tests_passed: Mapped[int] = mapped_column(Integer, default=0)
+    tests_failed: Mapped[int] = mapped_column(Integer, default=0)
+    tests_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,1 @@
+"""Benchmarks of driverci (`make bench`)."""

@@ -1,0 +1,225 @@
+"""Listen: Gerrit's event stream (with REST catch-up) plus a periodic reconciliation.
+
+The stream is fast but can lose events (the CI down for hours, Gerrit's ``dropped-output``);
+reconciliation asks REST for the project's open changes updated recently whose current
+patch set is old enough to have been seen yet has no run and no comment of ours, and takes
+them in. Intake is idempotent (see :mod:`driverci.ci.queue`), so both paths may find the
+same patch set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from driverci.ci import decide
+from driverci.ci.config import CIConfig
+from driverci.ci.decide import Decision, PatchSetFacts
+from driverci.errors import DriverCIError
+from driverci.gerrit.models_base import format_query_time
+from driverci.gerrit.models_events import (
+    ChangeAbandonedEvent,
+    ChangeMergedEvent,
+    ChangeRestoredEvent,
+    CommentAddedEvent,
+    GerritEvent,
+    PatchsetCreatedEvent,
+    PatchSetEvent,
+    WipStateChangedEvent,
+)
+from driverci.gerrit.models_rest import ChangeInfo
+from driverci.gerrit.rest import GerritRestClient
+from driverci.gerrit.stream import GerritEventStream
+from driverci.policy.schema import Policy
+
+log = logging.getLogger(__name__)
+
+
+class Intake(Protocol):
+    """What the listener hands decisions to (the service)."""
+
+    def submit(self, facts: PatchSetFacts, decision: Decision) -> None: ...
+
+    def new_patch_set(self, change: int, patch_set: int) -> None: ...
+
+    def change_closed(self, change: int, why: str) -> None: ...
+
+    def has_result(self, change: int, patch_set: int) -> bool: ...
+
+
+def facts_from_change(change: ChangeInfo, patch_set: int | None = None) -> PatchSetFacts:
+    """Facts about ``patch_set`` (default: the current one) of a ChangeInfo.
+
+    The change must have been fetched with CURRENT_REVISION and CURRENT_FILES.
+    """
+    current = change.current_revision_number or 1
+    number = patch_set or current
+    found = change.revision_by_number(number)
+    sha, revision = found if found else ("", None)
+    files = tuple(revision.files) if revision is not None and number == current else ()
+    ref = (revision.ref if revision else None) or (
+        f"refs/changes/{change.number % 100:02d}/{change.number}/{number}"
+    )
+    return PatchSetFacts(
+        project=change.project,
+        branch=change.branch,
+        change=change.number,
+        patch_set=number,
+        revision=sha,
+        ref=ref,
+        current_patch_set=current,
+        status=change.status,
+        wip=change.work_in_progress,
+        files=files,
+        created=revision.created if revision else None,
+    )
+
+
+class Listener:
+    """Turns events and reconciliation findings into decisions for the intake."""
+
+    CHANGE_OPTIONS = ("CURRENT_REVISION", "CURRENT_FILES")
+    RECONCILE_OPTIONS = ("CURRENT_REVISION", "CURRENT_FILES", "MESSAGES", "DETAILED_ACCOUNTS")
+    #: A patch set younger than this is left to the stream (its event may be on the way).
+    RECONCILE_MIN_AGE = dt.timedelta(minutes=1)
+    #: How far back reconciliation looks (never before the CI's ``started`` day).
+    RECONCILE_LOOKBACK = dt.timedelta(days=2)
+    RECONCILE_PAGE = 200
+
+    def __init__(
+        self,
+        config: CIConfig,
+        policy: Policy,
+        rest: GerritRestClient,
+        intake: Intake,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self.config = config
+        self.policy = policy
+        self.rest = rest
+        self.intake = intake
+        self.clock = clock
+        self.handled = 0
+        self.reconciled = 0
+
+    # -- events ---------------------------------------------------------------------------------
+
+    async def handle(self, event: GerritEvent) -> None:
+        """Decide on one event; Gerrit errors are logged (reconciliation retries later)."""
+        if not isinstance(event, PatchSetEvent) or event.project_name != self.config.project:
+            return
+        number, patch_set = event.change.number, event.patch_set.number
+        at = event.event_created_on or self.clock()
+        self.handled += 1
+        if isinstance(event, ChangeMergedEvent | ChangeAbandonedEvent):
+            self.intake.change_closed(
+                number, decide.decide_closed(event.change.status or "").reason
+            )
+            return
+        if isinstance(event, CommentAddedEvent):
+            author = event.author.username if event.author else None
+            if decide.is_ignored_author(self.config, author) or not decide.is_recheck(
+                self.config, self.policy, event.comment
+            ):
+                return  # cheap rejection before any REST call
+        elif not isinstance(
+            event, PatchsetCreatedEvent | WipStateChangedEvent | ChangeRestoredEvent
+        ):
+            return
+        try:
+            change = await self.rest.get_change(
+                f"{self.config.project}~{number}", self.CHANGE_OPTIONS
+            )
+        except DriverCIError as exc:
+            log.warning(
+                "%d,%d: cannot read the change (%s); reconciliation will retry",
+                number,
+                patch_set,
+                exc,
+            )
+            return
+        facts = facts_from_change(change, patch_set)
+        decision = self._decide(event, facts, at)
+        if isinstance(event, PatchsetCreatedEvent):
+            # Any new patch set makes the older ones' runs pointless, tested or not.
+            self.intake.new_patch_set(number, patch_set)
+        if decision.action == "enqueue":
+            self.intake.submit(facts, decision)
+        else:
+            log.debug("%s: %s ignored: %s", facts.label, event.type, decision.reason)
+
+    def _decide(self, event: GerritEvent, facts: PatchSetFacts, at: dt.datetime) -> Decision:
+        if isinstance(event, CommentAddedEvent):
+            author = event.author.username if event.author else None
+            return decide.decide_comment(self.config, self.policy, facts, author, event.comment, at)
+        if isinstance(event, WipStateChangedEvent):
+            return decide.decide_ready(self.config, self.policy, facts, at)
+        if isinstance(event, ChangeRestoredEvent):
+            return decide.decide_restored(self.config, self.policy, facts, at)
+        return decide.decide_patch_set(self.config, self.policy, facts, at)
+
+    async def listen(self, stream: GerritEventStream) -> None:
+        async for event in stream.events():
+            await self.handle(event)
+
+    # -- reconciliation -------------------------------------------------------------------------
+
+    def reconcile_query(self, now: dt.datetime) -> str:
+        started = dt.datetime.combine(self.config.started, dt.time(), dt.UTC)
+        since = max(started, now - self.RECONCILE_LOOKBACK)
+        return f'project:{self.config.project} status:open after:"{format_query_time(since)}"'
+
+    def _our_comment_on(self, change: ChangeInfo, patch_set: int) -> bool:
+        for message in change.messages:
+            author = message.author.username if message.author else None
+            if (
+                author == self.config.gerrit.username
+                and (message.tag or "").startswith("autogenerated:driverci:")
+                and message.revision_number == patch_set
+            ):
+                return True
+        return False
+
+    async def reconcile_once(self) -> int:
+        """Take in every open patch set that was missed; returns how many were submitted."""
+        now = self.clock()
+        submitted = 0
+        query = self.reconcile_query(now)
+        async for change in self.rest.iter_changes(
+            query, self.RECONCILE_OPTIONS, self.RECONCILE_PAGE
+        ):
+            facts = facts_from_change(change)
+            if facts.created is not None and now - facts.created < self.RECONCILE_MIN_AGE:
+                continue
+            if self.intake.has_result(facts.change, facts.patch_set):
+                continue
+            if self._our_comment_on(change, facts.patch_set):
+                continue
+            decision = decide.decide_patch_set(self.config, self.policy, facts, now)
+            if decision.action != "enqueue":
+                continue
+            found = Decision(
+                "enqueue",
+                "found by reconciliation",
+                decide.RECONCILE,
+                decide.PATCHSET,
+                facts.created or now,
+            )
+            self.intake.new_patch_set(facts.change, facts.patch_set)
+            self.intake.submit(facts, found)
+            submitted += 1
+        self.reconciled += submitted
+        if submitted:
+            log.warning("reconciliation %r: %d missed patch sets taken in", query, submitted)
+        return submitted
+
+    async def reconcile_forever(self, interval: float) -> None:
+        while True:
+            try:
+                await self.reconcile_once()
+            except DriverCIError as exc:
+                log.warning("reconciliation failed (%s); next try in %gs", exc, interval)
+            await asyncio.sleep(interval)
