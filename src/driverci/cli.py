@@ -46,9 +46,8 @@ def _register_subcommands() -> None:
     # import) keeps `driverci --help` fast and the emulator out of everyone else's imports.
     from driverci.audit.cli import audit_app
     from driverci.audit.notify_cli import notify_command
-    from driverci.emulator.cli import emulator_app
-
     from driverci.ci.cli import ci_app
+    from driverci.emulator.cli import emulator_app
 
     audit_app.command("notify")(notify_command)
     app.add_typer(ci_app, name="ci")
