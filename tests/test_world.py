@@ -23,7 +23,9 @@ async def test_a_pushed_change_is_announced_and_queryable(world: GerritWorld) ->
         await asyncio.sleep(0.2)
         change, patch_set = await world.push(
             {
-                "ironic/drivers/modules/redfish/power.py": b"def get_power_state():\n    return 'off'\n"
+                "ironic/drivers/modules/redfish/power.py": (
+                    b"def get_power_state():\n    return 'off'\n"
+                )
             },
             "Fix redfish power state",
         )
