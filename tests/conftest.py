@@ -14,6 +14,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 from driverci.store.db import Store, open_store
 from world import GerritWorld, build_world
 
+# Tests commit with git; a fresh machine may have no identity configured.
+for _name, _value in (
+    ("GIT_AUTHOR_NAME", "driverci tests"),
+    ("GIT_AUTHOR_EMAIL", "tests@driverci.invalid"),
+    ("GIT_COMMITTER_NAME", "driverci tests"),
+    ("GIT_COMMITTER_EMAIL", "tests@driverci.invalid"),
+):
+    os.environ.setdefault(_name, _value)
+
 SHARED = Path(os.environ.get("DRIVERCI_SHARED", Path(__file__).parents[2] / "shared"))
 
 
