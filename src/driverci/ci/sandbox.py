@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,10 @@ class Sandbox:
         # stays visible even when it lives under /tmp or beside a secrets directory.
         args = [self.BWRAP, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         args += ["--tmpfs", "/tmp"]
+        # The CI's own Python (jobs run `python -m stestr` from it) may live under /tmp,
+        # e.g. a CI checkout there: show it again, read-only, above the private /tmp.
+        for tool_dir in _python_dirs_under("/tmp"):
+            args += ["--ro-bind", str(tool_dir), str(tool_dir)]
         for hidden in self.hidden_dirs:
             args += ["--tmpfs", str(hidden)]
         args += ["--bind", str(run_dir), str(run_dir)]
@@ -208,3 +213,10 @@ def _chown_tree(root: Path, uid: int, gid: int) -> None:
     for parent, dirs, files in os.walk(root):
         for name in (*dirs, *files):
             os.lchown(os.path.join(parent, name), uid, gid)
+
+
+def _python_dirs_under(root: str) -> list[Path]:
+    """This interpreter's prefixes that a tmpfs over ``root`` would hide (outermost first)."""
+    dirs = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    under = sorted(d for d in dirs if d.is_relative_to(root) and d != Path(root))
+    return [d for d in under if not any(d != o and d.is_relative_to(o) for o in under)]
