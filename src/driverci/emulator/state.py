@@ -21,34 +21,25 @@ from typing import IO, Any
 
 from driverci.emulator import ops
 from driverci.emulator.model import (
-    LABEL_VALUES,
     Account,
     Change,
     EmulatorEvent,
-    FileChange,
-    PatchSet,
     Project,
 )
-from driverci.errors import DriverCIError
+from driverci.emulator.state_changes import ChangeOperations, EmulatorError, iso
+
+__all__ = ["EmulatorError", "EmulatorState", "message_id", "utc_now"]
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[EmulatorEvent], None]
 
 
-class EmulatorError(DriverCIError):
-    """A request the emulated Gerrit refuses; ``status`` is the HTTP status Gerrit would send."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class EmulatorState:
+class EmulatorState(ChangeOperations):
     """All accounts, projects and changes of one emulated Gerrit server."""
 
     JOURNAL_NAME = "journal.jsonl"
@@ -263,7 +254,7 @@ class EmulatorState:
             {
                 "op": "project",
                 "name": name,
-                "at": _iso(at or self.now()),
+                "at": iso(at or self.now()),
                 "voters": voters or {},
                 "description": description,
             }
@@ -286,183 +277,10 @@ class EmulatorState:
                 "project": project,
                 "branch": branch,
                 "revision": revision,
-                "at": _iso(at or self.now()),
+                "at": iso(at or self.now()),
                 "submitter_id": submitter_id,
             }
         )
-
-    # -- changes ---------------------------------------------------------------------------
-
-    def upload_patch_set(
-        self,
-        project: str,
-        branch: str,
-        change_id: str,
-        revision: str,
-        parents: list[str],
-        commit_message: str,
-        files: list[FileChange],
-        uploader: Account,
-        at: datetime | None = None,
-        author: Account | None = None,
-        kind: str = "REWORK",
-        topic: str | None = None,
-        wip: bool = False,
-    ) -> tuple[Change, PatchSet]:
-        """A push to refs/for/<branch>: a new change, or a new patch set of an open one."""
-        proj = self.get_project(project)
-        if branch not in proj.branches:
-            raise EmulatorError(400, f"branch {branch} not found")
-        existing = self.open_change_for(project, branch, change_id)
-        if existing is not None and any(ps.revision == revision for ps in existing.patch_sets):
-            raise EmulatorError(409, "no new changes")
-        number = existing.number if existing else self.next_change_number
-        self.commit(
-            {
-                "op": "patch_set",
-                "number": number,
-                "project": project,
-                "branch": branch,
-                "change_id": change_id,
-                "revision": revision,
-                "parents": parents,
-                "commit_message": commit_message,
-                "files": [vars(f) for f in files],
-                "uploader_id": uploader.account_id,
-                "author_id": (author or uploader).account_id,
-                "at": _iso(at or self.now()),
-                "kind": kind,
-                "topic": topic,
-                "wip": wip,
-            }
-        )
-        change = self.changes[number]
-        return change, change.current
-
-    def post_review(
-        self,
-        change: Change,
-        patch_set: PatchSet,
-        account: Account,
-        message: str = "",
-        labels: dict[str, int] | None = None,
-        tag: str | None = None,
-        at: datetime | None = None,
-    ) -> dict[str, int]:
-        """POST .../review: a message and votes; returns the labels applied."""
-        labels = dict(labels or {})
-        project = self.get_project(change.project)
-        for label, value in labels.items():
-            allowed = LABEL_VALUES.get(label)
-            if allowed is None:
-                raise EmulatorError(400, f'label "{label}" is not a configured label')
-            if value not in allowed:
-                raise EmulatorError(400, f'label "{label}": {value} is not a valid value')
-            if value != 0 and not project.may_vote(label, account):
-                raise EmulatorError(403, f'Applying label "{label}": {value} is restricted')
-            if patch_set is not change.current and value != 0:
-                raise EmulatorError(
-                    409,
-                    f"cannot set labels on patch set {patch_set.number}: "
-                    "it is not the current patch set",
-                )
-        if not change.is_open and labels:
-            raise EmulatorError(409, f"change {change.number} is closed")
-        self.commit(
-            {
-                "op": "review",
-                "number": change.number,
-                "patch_set": patch_set.number,
-                "account_id": account.account_id,
-                "message": message,
-                "labels": labels,
-                "tag": tag,
-                "at": _iso(at or self.now()),
-            }
-        )
-        return labels
-
-    def merge_change(
-        self,
-        change: Change,
-        submitter: Account,
-        at: datetime | None = None,
-        new_rev: str | None = None,
-    ) -> None:
-        if not change.is_open:
-            raise EmulatorError(409, f"change is {change.status.lower()}")
-        self.commit(
-            {
-                "op": "merge",
-                "number": change.number,
-                "account_id": submitter.account_id,
-                "at": _iso(at or self.now()),
-                "new_rev": new_rev or change.current.revision,
-            }
-        )
-
-    def abandon_change(
-        self, change: Change, account: Account, reason: str = "", at: datetime | None = None
-    ) -> None:
-        if not change.is_open:
-            raise EmulatorError(409, f"change is {change.status.lower()}")
-        self.commit(
-            {
-                "op": "abandon",
-                "number": change.number,
-                "account_id": account.account_id,
-                "reason": reason,
-                "at": _iso(at or self.now()),
-            }
-        )
-
-    def restore_change(
-        self, change: Change, account: Account, reason: str = "", at: datetime | None = None
-    ) -> None:
-        if change.status != "ABANDONED":
-            raise EmulatorError(409, f"change is {change.status.lower()}")
-        self.commit(
-            {
-                "op": "restore",
-                "number": change.number,
-                "account_id": account.account_id,
-                "reason": reason,
-                "at": _iso(at or self.now()),
-            }
-        )
-
-    def set_work_in_progress(
-        self, change: Change, account: Account, wip: bool, at: datetime | None = None
-    ) -> None:
-        self.commit(
-            {
-                "op": "wip",
-                "number": change.number,
-                "account_id": account.account_id,
-                "wip": wip,
-                "at": _iso(at or self.now()),
-            }
-        )
-
-    def set_hashtags(
-        self,
-        change: Change,
-        account: Account,
-        add: Iterable[str] = (),
-        remove: Iterable[str] = (),
-        at: datetime | None = None,
-    ) -> list[str]:
-        self.commit(
-            {
-                "op": "hashtags",
-                "number": change.number,
-                "account_id": account.account_id,
-                "add": sorted(set(add)),
-                "remove": sorted(set(remove)),
-                "at": _iso(at or self.now()),
-            }
-        )
-        return list(change.hashtags)
 
     def emit(self, event: EmulatorEvent) -> None:
         """Send an event that changes no state (e.g. ``dropped-output`` tests)."""
@@ -473,9 +291,3 @@ class EmulatorState:
 def message_id(change_number: int, index: int, date: datetime) -> str:
     """A stable 40-hex id like Gerrit 3's, the same on every replay."""
     return hashlib.sha1(f"{change_number}:{index}:{date.isoformat()}".encode()).hexdigest()
-
-
-def _iso(at: datetime) -> str:
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).isoformat()
