@@ -78,6 +78,13 @@ class EmulatorServer:
             raise RuntimeError("the SSH server is not running")
         return int(self._ssh.port)
 
+    @property
+    def ssh(self) -> Any:
+        """The running SSH server's handle (tests use it to cut connections)."""
+        if self._ssh is None:
+            raise RuntimeError("the SSH server is not running")
+        return self._ssh
+
     async def start(self) -> None:
         """Serve HTTP (REST, git, logs) and SSH; if any part fails, stop what was started."""
         try:

@@ -133,6 +133,28 @@ class SSHServerHandle:
         """The host key as an OpenSSH public key line (for a client's known_hosts)."""
         return self.host_key.export_public_key("openssh").decode().strip()
 
+    @property
+    def stream_subscribers(self) -> int:
+        """How many ``stream-events`` connections are listening (tests wait for theirs)."""
+        return self._hub.subscriber_count
+
+    @property
+    def stream_dropped_events(self) -> int:
+        """Events dropped so far for slow ``stream-events`` readers still connected."""
+        return self._hub.dropped_count
+
+    async def disconnect_all(self) -> int:
+        """Cut every client connection abruptly, as a network failure would; keep listening.
+
+        For tests of client reconnection. Returns how many connections were cut.
+        """
+        cut = list(self._connections)
+        for conn in cut:
+            conn.abort()
+        for conn in cut:
+            await conn.wait_closed()
+        return len(cut)
+
     async def close(self) -> None:
         self._acceptor.close()
         for conn in list(self._connections):

@@ -109,6 +109,11 @@ class StreamHub:
     def subscriber_count(self) -> int:
         return len(self._queues)
 
+    @property
+    def dropped_count(self) -> int:
+        """Events dropped so far by the connections still streaming (their queues were full)."""
+        return sum(queue.dropped_count for queue in self._queues)
+
     def _on_event(self, event: EmulatorEvent) -> None:
         wanting = [queue for queue in self._queues if queue.wants(event.type)]
         if not wanting:

@@ -1,0 +1,27 @@
+"""Small helpers shared by the benchmarks: timing and printing a figure beside its target."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+
+
+def print_figure(label: str, value: float, unit: str, target: str, met: bool | None) -> None:
+    """One result line: ``label  value unit  (target ..., met|MISSED)``."""
+    verdict = "" if met is None else ("met" if met else "MISSED")
+    print(f"  {label:<52} {value:>10.2f} {unit:<9} target {target:<12} {verdict}", flush=True)
+
+
+async def timed_runs(action: Callable[[], Awaitable[object]], runs: int) -> list[float]:
+    """Wall seconds of ``runs`` sequential awaits of ``action()``."""
+    durations = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        await action()
+        durations.append(time.perf_counter() - began)
+    return durations
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
