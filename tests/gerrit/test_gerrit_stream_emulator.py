@@ -41,7 +41,7 @@ class SmallQueueStream(QuickStream):
 
 
 def ssh_server(world: GerritWorld) -> SSHServerHandle:
-    # EmulatorServer keeps its SSH part private; tests need it to cut connections.
+    # Tests use the SSH handle to cut connections and watch dropped events.
     handle: SSHServerHandle = world.server.ssh
     return handle
 
