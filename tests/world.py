@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncssh
+from aiosmtpd.controller import Controller
 
 from driverci.emulator.git_store import GitStore
 from driverci.emulator.model import Account, Change, PatchSet
@@ -159,3 +160,12 @@ async def build_world(tmp: Path, store: Store) -> GerritWorld:
         await git.update_ref(project, "refs/heads/master", tip)
         state.set_branch(project, "master", tip, at=at)
     return GerritWorld(server, state, git, store, tmp, accounts, ci_key)
+
+
+class LoopbackSmtp(Controller):
+    """aiosmtpd's Controller on port 0: learns its port before its readiness check."""
+
+    def _trigger_server(self) -> None:
+        assert isinstance(self.server, asyncio.Server)
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()  # type: ignore[no-untyped-call]

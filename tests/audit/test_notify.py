@@ -15,7 +15,6 @@ from test_notify_support import (
     WIKI,
     Inbox,
     Judged,
-    LoopbackSmtp,
     WebhookReceiver,
     closed_port,
     judge_scenario,
@@ -27,6 +26,7 @@ from driverci.audit.report import AuditReport
 from driverci.store.db import Store
 from driverci.store.models import VerdictRecord
 from driverci.store.repository import get_meta
+from world import LoopbackSmtp
 
 SENDER = "driverci@ironic.example.org"
 

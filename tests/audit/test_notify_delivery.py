@@ -16,7 +16,6 @@ from test_notify_support import (
     DASHBOARD,
     Inbox,
     Judged,
-    LoopbackSmtp,
     closed_port,
     judge_scenario,
     self_signed_cert,
@@ -28,6 +27,7 @@ from driverci.audit.notify_cli import notify_command
 from driverci.audit.notify_mail import SmtpSettings, parse_smtp_server
 from driverci.errors import ConfigError
 from driverci.registry.loader import save_registry
+from world import LoopbackSmtp
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from driverci.audit.collect import RestCollector
@@ -181,15 +180,6 @@ class Inbox:
 
     def subjects(self) -> list[str]:
         return sorted(str(message["Subject"]) for _, message in self.mails)
-
-
-class LoopbackSmtp(Controller):
-    """aiosmtpd's Controller on port 0: learns its port before its readiness check."""
-
-    def _trigger_server(self) -> None:
-        assert isinstance(self.server, asyncio.Server)
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()  # type: ignore[no-untyped-call]
 
 
 def closed_port() -> int:
