@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo demo-sandbox demo-judge test lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,8 +11,14 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-## demo: the main job on embedded defaults (SQLite + the bundled Gerrit emulator)
-demo: $(BIN)/.installed
+## demo: the main job on embedded defaults (SQLite + the bundled Gerrit emulator):
+## the reference CI rehearsing on real Ironic, then the judge over eight seeded CIs
+demo: demo-sandbox demo-judge
+
+demo-sandbox: $(BIN)/.installed
+	$(BIN)/driverci sandbox
+
+demo-judge: $(BIN)/.installed
 	$(BIN)/driverci demo
 
 ## test: the whole test suite
@@ -29,4 +35,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) demo-state bench-output test-output
+	rm -rf $(VENV) demo-state sandbox-state bench-output test-output

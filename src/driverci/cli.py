@@ -54,9 +54,11 @@ def _register_subcommands() -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(emulator_app, name="emulator")
     from driverci import demo
+    from driverci.sandbox.cli import sandbox_command
     from driverci.web.cli import web_command
 
     app.command("demo")(demo.demo_command)
+    app.command("sandbox")(sandbox_command)
     app.command("web")(web_command)
 
 

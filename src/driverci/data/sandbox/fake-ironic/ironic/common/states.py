@@ -1,0 +1,4 @@
+"""Power states, as in ironic.common.states."""
+
+POWER_ON = "power on"
+POWER_OFF = "power off"
