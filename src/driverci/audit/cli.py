@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -55,6 +55,15 @@ def collect(
     ] = None,
     username: Annotated[str | None, typer.Option(help="Gerrit username (optional)")] = None,
     http_password_file: Annotated[Path | None, typer.Option()] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="After the backfill, follow the event stream")
+    ] = False,
+    ssh: Annotated[
+        str | None, typer.Option("--ssh", help="Gerrit SSH host:port for --follow")
+    ] = None,
+    ssh_key: Annotated[
+        Path | None, typer.Option("--ssh-key", help="SSH private key for --follow")
+    ] = None,
     db: DbOption = None,
     registry_path: RegistryOption = None,
 ) -> None:
@@ -69,6 +78,8 @@ def collect(
     store = open_store(db)
     ingestor = Ingestor(store, registry)
     if from_dump is not None:
+        if follow:
+            raise ConfigError("--follow needs --gerrit, not --from-dump")
         with StageProgress(console) as bars:
             summary = collect_dump(
                 ingestor, from_dump, progress=bars.reporter(f"reading {from_dump.name}")
@@ -77,6 +88,7 @@ def collect(
         return
     if gerrit is None:
         raise ConfigError("give --gerrit URL (e.g. https://review.opendev.org) or --from-dump")
+    ssh_address = _ssh_address(ssh) if follow else None
     password = _read_secret(http_password_file)
     projects = (
         [project] if project else [p for p in (registry.project, registry.sandbox_project) if p]
@@ -84,14 +96,57 @@ def collect(
 
     async def run() -> None:
         async with GerritRestClient(gerrit, username=username, http_password=password) as client:
-            for name in projects:
+            collectors = {name: RestCollector(ingestor, client, name) for name in projects}
+            for name, collector in collectors.items():
                 with StageProgress(console) as bars:
-                    summary = await RestCollector(ingestor, client, name).run(
+                    summary = await collector.run(
                         parse_day(since, "since"), progress=bars.reporter(f"collecting {name}")
                     )
                 console.print(f"[green]{name}[/green]: {summary}")
+            if ssh_address is not None:
+                await _follow(collectors, client, ssh_address, username, ssh_key)
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        console.print("stopped following")
+
+
+def _ssh_address(value: str | None) -> tuple[str, int]:
+    if value is None:
+        raise ConfigError("--follow needs --ssh HOST:PORT (e.g. review.opendev.org:29418)")
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--ssh {value!r}: expected HOST:PORT, e.g. review.opendev.org:29418")
+    return host, int(port)
+
+
+async def _follow(
+    collectors: dict[str, Any],
+    client: Any,
+    address: tuple[str, int],
+    username: str | None,
+    ssh_key: Path | None,
+) -> None:
+    from driverci.audit.follow import StoreFollower
+    from driverci.audit.ingest import IngestCounts
+    from driverci.gerrit.models_events import ChangeEvent
+    from driverci.gerrit.stream import GerritEventStream
+
+    host, port = address
+    stream = GerritEventStream(
+        host, port, username, ssh_key, rest_client=client, subscribe=sorted(StoreFollower.RELEVANT)
+    )
+    console.print(f"following {stream.where} (Ctrl-C to stop)")
+
+    def show(event: ChangeEvent, counts: IngestCounts) -> None:
+        console.print(
+            f"[cyan]{event.type:<17}[/cyan] {event.project_name} change "
+            f"{event.change.number}: {counts.patch_sets} patch sets, "
+            f"{counts.messages_new} new messages ({counts.ci_results} CI results)"
+        )
+
+    await StoreFollower(collectors, stream).run(on_event=show)
 
 
 @audit_app.command("probe")

@@ -8,9 +8,14 @@ the next one ask only for what changed since), from a saved dump (``gerrit query
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import multiprocessing
+import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +23,7 @@ from pathlib import Path
 from driverci.audit.ingest import (
     IngestCounts,
     Ingestor,
+    MessageClassifier,
     NormalizedChange,
     from_change_info,
     from_stream_change,
@@ -26,6 +32,7 @@ from driverci.errors import PayloadError
 from driverci.gerrit.models_rest import parse_change, parse_change_list
 from driverci.gerrit.models_stream import StreamChange
 from driverci.gerrit.rest import GerritRestClient
+from driverci.registry.schema import Registry
 from driverci.store.repository import get_cursor, set_cursor
 
 log = logging.getLogger(__name__)
@@ -184,13 +191,98 @@ def _dump_line(path: Path, line_number: int, line: str) -> Iterator[NormalizedCh
     yield from_stream_change(change)
 
 
+class DumpTuning:
+    """How a large dump is read: worker processes parse and classify while the store is written."""
+
+    # Below this size a pool costs more than it saves (each worker imports the parser).
+    parallel_min_bytes = 32 << 20
+    chunk_lines = 64  # changes per task sent to a worker
+    # Tasks queued per worker: enough to keep workers busy while a batch is written,
+    # few enough to bound memory.
+    in_flight_per_worker = 8
+    batch_changes = 256  # changes per store transaction while workers parse ahead
+
+
+# The classifier of a dump worker process, set once by its initializer (never at import).
+_worker_classifier: MessageClassifier | None = None
+
+
+def _init_dump_worker(registry: Registry) -> None:
+    global _worker_classifier
+    _worker_classifier = MessageClassifier(registry)
+
+
+def _classify_lines(path: str, first_line: int, lines: list[str]) -> list[NormalizedChange]:
+    """Parse and classify dump lines in a worker (errors name the line, as in-process)."""
+    assert _worker_classifier is not None, "worker started without its initializer"
+    changes = []
+    for offset, line in enumerate(lines):
+        for change in _dump_line(Path(path), first_line + offset, line):
+            changes.append(_worker_classifier.classify_change(change))
+    return changes
+
+
+def _is_line_dump(path: Path) -> bool:
+    """True for ``gerrit query`` JSON lines (not a REST change list, which is one document)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    stripped = line.strip()
+                    return not (stripped == ")]}'" or stripped.startswith("["))
+    except OSError as exc:
+        raise PayloadError(f"{path}: cannot read dump ({exc.strerror})") from None
+    return False
+
+
+def read_dump_parallel(path: Path, registry: Registry, workers: int) -> Iterator[NormalizedChange]:
+    """Like :func:`read_dump` for line dumps, parsed and classified by ``workers`` processes,
+    in file order."""
+    # fork: workers start at once and need no importable __main__ (spawn re-runs the caller's
+    # script); they only parse, never touch the store connection they inherit.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    in_flight = max(1, workers * DumpTuning.in_flight_per_worker)
+    with (
+        open(path, encoding="utf-8") as handle,
+        ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_dump_worker, initargs=(registry,)
+        ) as pool,
+    ):
+        pending: deque[Future[list[NormalizedChange]]] = deque()
+        line_number = 1
+        while True:
+            lines = list(itertools.islice(handle, DumpTuning.chunk_lines))
+            if not lines:
+                break
+            pending.append(pool.submit(_classify_lines, str(path), line_number, lines))
+            line_number += len(lines)
+            if len(pending) >= in_flight:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+
+
 def collect_dump(
-    ingestor: Ingestor, path: Path, batch_size: int = 2000, progress: Progress | None = None
+    ingestor: Ingestor,
+    path: Path,
+    batch_size: int = 2000,
+    progress: Progress | None = None,
+    workers: int | None = None,
 ) -> CollectSummary:
+    """Store every change of a dump; ``workers`` processes parse a large line dump (default:
+    one per CPU; 0 reads in this process)."""
+    if workers is None:
+        large = path.is_file() and path.stat().st_size >= DumpTuning.parallel_min_bytes
+        workers = (os.cpu_count() or 1) if large else 0
+    parallel = workers > 0 and _is_line_dump(path)
+    if parallel:
+        batch_size = min(batch_size, DumpTuning.batch_changes)
+    changes = read_dump_parallel(path, ingestor.registry, workers) if parallel else read_dump(path)
     summary = CollectSummary()
     batch: list[NormalizedChange] = []
     seen = 0
-    for change in read_dump(path):
+    for change in changes:
         batch.append(change)
         if len(batch) >= batch_size:
             summary.add(ingestor.write(batch))

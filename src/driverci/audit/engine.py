@@ -20,6 +20,7 @@ from driverci.store.db import Store
 log = logging.getLogger(__name__)
 
 Key = tuple[int, int]
+ZERO = timedelta(0)
 
 
 class Judge:
@@ -32,6 +33,15 @@ class Judge:
         self.registry = registry
         self.policy = policy
         self.now = now or datetime.now(UTC)
+        self._deadlines: dict[date, float] = {}
+
+    def _deadline_hours(self, at: datetime) -> float:
+        """The policy's deadline, computed once per UTC day (it changes only by date)."""
+        day = (at if at.utcoffset() == ZERO else at.astimezone(UTC)).date()
+        hours = self._deadlines.get(day)
+        if hours is None:
+            hours = self._deadlines[day] = self.policy.deadline_hours(at)
+        return hours
 
     def default_window(self) -> Window:
         return Window(self.now - timedelta(days=self.policy.window_days), self.now)
@@ -60,7 +70,7 @@ class Judge:
             ci = self.registry.ci_by_account(account)
             if ci is not None and not self._relevant(ci, facts, window):
                 continue
-            rules = self._rules(ci, account, facts, excluded_by_default)
+            rules = self.rules_for(ci, account, facts, excluded_by_default)
             ev = self._evaluate(rules, window, facts, upstream)
             verdict = judge_ci(ev, self.policy, self.now)
             first_seen, sandbox, first_result = facts.activity.get(account, (None, None, None))
@@ -90,13 +100,14 @@ class Judge:
             return True
         return ci.active_on(window.end.date()) and ci.stopped is None and bool(ci.drivers)
 
-    def _rules(
+    def rules_for(
         self,
         ci: CISystem | None,
         account: str,
         facts: ProjectFacts,
         excluded_by_default: dict[Key, bool],
     ) -> CiRules:
+        """What policy and registry ask of ``account`` (``ci`` None: an unregistered CI)."""
         policy = self.policy
         started = (
             ci.started
@@ -108,11 +119,15 @@ class Judge:
         for branch, day in self.registry.branch_created.items():
             branch_created[branch] = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
         known_started = ci.started if ci else started
+        required: dict[str, bool] = {}  # branch -> must this CI test it (once per branch)
 
         def must_test(ps: PatchSetFact) -> bool:
-            if not policy.branch_required(ps.branch, branch_created.get(ps.branch), known_started):
-                return False
-            if excluded_by_default[ps.key]:
+            branch_ok = required.get(ps.branch)
+            if branch_ok is None:
+                branch_ok = required[ps.branch] = policy.branch_required(
+                    ps.branch, branch_created.get(ps.branch), known_started
+                )
+            if not branch_ok or excluded_by_default[ps.key]:
                 return False
             return not (extra and policy.is_excluded(ps.files, extra))
 
@@ -121,7 +136,7 @@ class Judge:
             name=ci.name if ci else facts.names.get(account, account),
             drivers=tuple(ci.drivers) if ci else (),
             started=started,
-            deadline_hours=policy.deadline_hours,
+            deadline_hours=self._deadline_hours,
             must_test=must_test,
             retention_days=policy.artifacts.retention_days,
             rubber_stamp_min_sample=policy.thresholds.rubber_stamp_min_sample,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -14,6 +13,7 @@ from datetime import date, datetime, timedelta
 from driverci.audit.facts import PatchSetFact, ProbeFact, RecheckFact, ResultFact, Window
 
 Key = tuple[int, int]
+_DECISIVE = frozenset({"SUCCESS", "FAILURE"})
 
 
 @dataclass(frozen=True)
@@ -122,42 +122,54 @@ def evaluate_ci(
     horizon = min(now, window.end)
     ev.deadline_hours = rules.deadline_hours(horizon)
     started = datetime.combine(rules.started, datetime.min.time(), tzinfo=window.start.tzinfo)
-
-    by_key: dict[Key, list[ResultFact]] = defaultdict(list)
+    deadline_hours = rules.deadline_hours
+    # Hot loops over a year of patch sets: locals, no property calls, no Window.__contains__.
+    end = window.end
+    by_key: dict[Key, list[ResultFact]] = {}
     for result in results:
-        if result.posted < window.end:
-            by_key[(result.change, result.patch_set)].append(result)
+        if result.posted < end:
+            key = (result.change, result.patch_set)
+            items = by_key.get(key)
+            if items is None:
+                by_key[key] = [result]
+            else:
+                items.append(result)
     for items in by_key.values():
-        items.sort(key=lambda r: r.posted)
+        if len(items) > 1:
+            items.sort(key=_posted)
 
-    expected: list[PatchSetFact] = []
-    for ps in patch_sets:
-        if ps.created not in window or ps.created < started or not rules.must_test(ps):
-            continue
-        expected.append(ps)
-    expected.sort(key=lambda p: p.created)
+    lower = max(window.start, started)
+    must_test = rules.must_test
+    expected = [ps for ps in patch_sets if lower <= ps.created < end and must_test(ps)]
+    expected.sort(key=_created)
     latencies: list[float] = []
     for ps in expected:
-        deadline = rules.deadline_hours(ps.created)
-        reports = by_key.get(ps.key, [])
-        first = next((r for r in reports if r.posted >= ps.created), None)
+        key = (ps.change, ps.patch_set)
+        created = ps.created
+        deadline = deadline_hours(created)
+        reports = by_key.get(key, ())
+        first = None
+        for report in reports:
+            if report.posted >= created:
+                first = report
+                break
         if first is None:
-            if ps.created + timedelta(hours=deadline) > horizon:
+            if created + timedelta(hours=deadline) > horizon:
                 ev.pending += 1
             else:
                 ev.expected += 1
-                ev.missed.append(ps.key)
+                ev.missed.append(key)
             continue
         ev.expected += 1
         ev.reported += 1
-        _time_request(ev, ps, ps.created, first, deadline, latencies)
-        for recheck in rechecks.get(ps.key, ()):
+        _time_request(ev, ps, created, first, deadline, latencies)
+        for recheck in rechecks.get(key, ()):
             if recheck.target not in (None, rules.name, rules.account):
                 continue
             answer = next((r for r in reports if r.posted > recheck.posted), None)
             if answer is not None:
                 _time_request(
-                    ev, ps, recheck.posted, answer, rules.deadline_hours(recheck.posted), latencies
+                    ev, ps, recheck.posted, answer, deadline_hours(recheck.posted), latencies
                 )
     latencies.sort()
     ev.latency_hours = Latency(
@@ -165,11 +177,19 @@ def evaluate_ci(
         percentile(latencies, 0.95),
         latencies[-1] if latencies else None,
     )
-    expected_by_key = {ps.key: ps for ps in expected}
+    expected_by_key = {(ps.change, ps.patch_set): ps for ps in expected}
     _conduct(ev, by_key, rechecks, window, rules)
     _accuracy(ev, rules, by_key, upstream, expected_by_key, probes)
     _artifacts(ev, probes, rules)
     return ev
+
+
+def _posted(result: ResultFact) -> datetime:
+    return result.posted
+
+
+def _created(ps: PatchSetFact) -> datetime:
+    return ps.created
 
 
 def _time_request(
@@ -196,28 +216,33 @@ def _conduct(
     window: Window,
     rules: CiRules,
 ) -> None:
+    start = window.start
+    last_report = ev.last_report
+    last_success = ev.last_success
+    targets = (None, rules.name, rules.account)
     for key, items in by_key.items():
-        in_window = [r for r in items if r.posted in window]
-        for result in in_window:
-            ev.results += 1
-            ev.unparseable += not result.parseable
-            ev.successes += result.result == "SUCCESS"
-            ev.failures += result.result == "FAILURE"
+        # by_key holds only results posted before the window's end.
+        for result in items:
+            posted = result.posted
+            if posted >= start:
+                ev.results += 1
+                ev.unparseable += not result.parseable
+                ev.successes += result.result == "SUCCESS"
+                ev.failures += result.result == "FAILURE"
+            if last_report is None or posted > last_report:
+                last_report = posted
+            if result.result == "SUCCESS" and (last_success is None or posted > last_success):
+                last_success = posted
+        if len(items) < 2:
+            continue
         # One comment per patch set unless retriggered: a second comment with no recheck
         # (for everyone or for this CI) between the two is a duplicate.
-        asks = sorted(
-            r.posted for r in rechecks.get(key, ()) if r.target in (None, rules.name, rules.account)
-        )
+        asks = sorted(r.posted for r in rechecks.get(key, ()) if r.target in targets)
         for earlier, later in itertools.pairwise(items):
             if later.posted in window and not any(earlier.posted < a < later.posted for a in asks):
                 ev.duplicates += 1
-        for result in items:
-            if ev.last_report is None or result.posted > ev.last_report:
-                ev.last_report = result.posted
-            if result.result == "SUCCESS" and (
-                ev.last_success is None or result.posted > ev.last_success
-            ):
-                ev.last_success = result.posted
+    ev.last_report = last_report
+    ev.last_success = last_success
 
 
 def _accuracy(
@@ -235,7 +260,7 @@ def _accuracy(
         ps = expected.get(key)
         if ps is None:
             continue
-        outcomes = {r.result for r in items if r.result in ("SUCCESS", "FAILURE")}
+        outcomes = {r.result for r in items} & _DECISIVE
         if len(outcomes) > 1:
             acc.recheck_flips += 1
         up = upstream.get(key)

@@ -40,6 +40,21 @@ def all_jobs_failed(jobs_json: str | None) -> bool:
     return bool(jobs) and all(job[2] != "SUCCESS" for job in jobs)
 
 
+def _job_facts(jobs_json: str | None) -> tuple[tuple[str, ...], bool]:
+    """:func:`job_urls` and :func:`all_jobs_failed` from one parse (a million rows a year)."""
+    if not jobs_json:
+        return (), False
+    jobs = json.loads(jobs_json)
+    urls = tuple(job[1] for job in jobs if job[1])
+    return urls, bool(jobs) and all(job[2] != "SUCCESS" for job in jobs)
+
+
+class LoadTuning:
+    """Rows fetched per round trip: streamed, so a year of messages is never all in memory."""
+
+    yield_per = 20_000
+
+
 def load_facts(
     session: Session, project: str, sandbox_project: str | None, since: datetime, until: datetime
 ) -> ProjectFacts:
@@ -129,6 +144,9 @@ def _load_messages(
         )
     )
     first: dict[str, list[date | None]] = {}
+    # One string object per account and result, not one per row: a million facts share them.
+    shared: dict[str, str] = {}
+    rows = session.connection().execute(query.execution_options(yield_per=LoadTuning.yield_per))
     for (
         msg_project,
         number,
@@ -140,13 +158,14 @@ def _load_messages(
         jobs,
         gid,
         author_name,
-    ) in session.execute(query):
+    ) in rows:
         if status == "recheck":
             if msg_project == project and ps is not None:
                 facts.rechecks[(number, ps)].append(RecheckFact(number, ps, posted, account))
             continue
         if account is None:
             continue
+        account = shared.setdefault(account, account)
         seen = first.setdefault(account, [None, None, None])
         day = posted.date()
         seen[0] = min(seen[0], day) if seen[0] else day
@@ -158,17 +177,19 @@ def _load_messages(
         if status == "ci_other" or ps is None:
             continue
         seen[2] = min(seen[2], day) if seen[2] else day
+        urls, failed_all = _job_facts(jobs)
+        result = result or "UNKNOWN"
         facts.results[account].append(
             ResultFact(
                 account,
                 number,
                 ps,
                 posted,
-                result or "UNKNOWN",
-                job_urls(jobs),
+                shared.setdefault(result, result),
+                urls,
                 parseable=status == "result",
                 message_id=gid,
-                all_jobs_failed=all_jobs_failed(jobs),
+                all_jobs_failed=failed_all,
             )
         )
     facts.activity = {account: (v[0], v[1], v[2]) for account, v in first.items()}
@@ -186,20 +207,27 @@ def upstream_results(results: list[ResultFact]) -> dict[Key, UpstreamResult]:
 
 
 def _load_probes(session: Session, facts: ProjectFacts) -> None:
-    by_url: dict[str, tuple[str, ResultFact]] = {}
+    """Attach stored probes to the result that carries each probed link.
+
+    The probe table (links probed so far) is read once and matched against the results in
+    memory: far cheaper than asking for millions of result links by value.
+    """
+    probed: dict[str, list[ArtifactProbe]] = defaultdict(list)
+    for row in session.execute(
+        select(ArtifactProbe).order_by(ArtifactProbe.checked_at, ArtifactProbe.id)
+    ).scalars():
+        probed[row.url].append(row)
+    if not probed:
+        return
+    # A link posted by several comments belongs to the last one seen (as before: by_url).
+    owner: dict[str, tuple[str, ResultFact]] = {}
     for account, results in facts.results.items():
         for result in results:
             for url in result.urls:
-                by_url[url] = (account, result)
-    if not by_url:
-        return
-    urls = list(by_url)
-    for start in range(0, len(urls), 2000):
-        chunk = urls[start : start + 2000]
-        for row in session.execute(
-            select(ArtifactProbe).where(ArtifactProbe.url.in_(chunk))
-        ).scalars():
-            account, result = by_url[row.url]
+                if url in probed:
+                    owner[url] = (account, result)
+    for url, (account, result) in owner.items():
+        for row in probed[url]:
             facts.probes[account].append(
                 ProbeFact(
                     row.url,

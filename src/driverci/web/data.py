@@ -49,17 +49,6 @@ class WebConfig:
     until: datetime | None = None  # None: now (the window follows the clock)
 
 
-class DashboardJudge(Judge):
-    """The judge, plus the per-CI rules it evaluates with (for the CI and grid pages)."""
-
-    def rules_for(
-        self, account: str, facts: ProjectFacts, excluded_by_default: dict[Key, bool]
-    ) -> CiRules:
-        return self._rules(
-            self.registry.ci_by_account(account), account, facts, excluded_by_default
-        )
-
-
 @dataclass
 class Analysis:
     """One window's report and facts; derived indexes are computed on first use."""
@@ -69,7 +58,7 @@ class Analysis:
     now: datetime
     report: AuditReport
     facts: ProjectFacts
-    judge: DashboardJudge
+    judge: Judge
     gerrit_url: str
     _rules: dict[str, CiRules] = field(default_factory=dict)
     #: Page data already computed from this analysis (e.g. one CI's detail), by key.
@@ -112,8 +101,9 @@ class Analysis:
 
     def rules(self, account: str) -> CiRules:
         if account not in self._rules:
+            ci = self.judge.registry.ci_by_account(account)
             self._rules[account] = self.judge.rules_for(
-                account, self.facts, self.excluded_by_default
+                ci, account, self.facts, self.excluded_by_default
             )
         return self._rules[account]
 
@@ -252,7 +242,7 @@ class DashboardData:
         registry = self.registry
         if project != registry.project:
             registry = registry.model_copy(update={"project": project})
-        judge = DashboardJudge(self.store, registry, self.policy, now)
+        judge = Judge(self.store, registry, self.policy, now)
         report = judge.report(window)
         with self.store.transaction() as session:
             facts = load_facts(session, project, registry.sandbox_project, window.start, window.end)

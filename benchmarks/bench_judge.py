@@ -1,0 +1,199 @@
+"""The judge at scale: a year of a Cinder-sized project (about a million CI comments).
+
+Prints figures next to their targets (issue 3), asserts nothing:
+ingest from a dump, evaluate every CI over the year (in a fresh process, for its peak RSS),
+re-evaluate one CI after one new event (LiveJudge), collect over REST from the emulator.
+``python -m benchmarks.bench_judge [--changes N] [--keep DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from benchmarks.gen_dump import DumpShape, dump_registry, last_moment, write_dump
+from driverci.audit.facts import PatchSetFact, ResultFact, Window
+
+
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _line(what: str, value: str, target: str) -> None:
+    print(f"{what:<52} {value:>14}   target {target}")
+
+
+def bench_ingest(tmp: Path, shape: DumpShape) -> Path:
+    from driverci.audit.collect import collect_dump
+    from driverci.audit.ingest import Ingestor
+    from driverci.registry.loader import load_registry
+    from driverci.store.db import open_store
+
+    dump = tmp / "year.json"
+    began = time.perf_counter()
+    summary = write_dump(dump, shape)
+    print(
+        f"dump: {summary.changes} changes, {summary.patch_sets} patch sets, "
+        f"{summary.comments} comments ({summary.ci_comments} by CIs), "
+        f"{summary.bytes >> 20} MiB, generated in {time.perf_counter() - began:.1f} s"
+    )
+    db = tmp / "judge.sqlite"
+    store = open_store(f"sqlite:///{db}")
+    ingestor = Ingestor(store, dump_registry(shape, load_registry()))
+    cpu, began = _cpu(), time.perf_counter()
+    collected = collect_dump(ingestor, dump)
+    seconds = time.perf_counter() - began
+    store.close()
+    _line(
+        f"ingest {collected.messages_new} messages from the dump",
+        f"{seconds:.1f} s",
+        f"< 60 s (cpu {_cpu() - cpu:.0f} s)",
+    )
+    return db
+
+
+def evaluate_in_this_process(db: Path, changes: int) -> dict[str, Any]:
+    """Run in a fresh process: load + evaluate all CIs over the year; then LiveJudge."""
+    from driverci.audit.engine import Judge
+    from driverci.audit.live import LiveJudge
+    from driverci.policy.loader import load_policy
+    from driverci.registry.loader import load_registry
+    from driverci.store.db import open_store
+
+    shape = DumpShape(changes=changes)
+    registry = dump_registry(shape, load_registry())
+    policy = load_policy()
+    store = open_store(f"sqlite:///{db}", run_migrations=False)
+    end = last_moment(shape)
+    window = Window(shape.start, end)
+    began = time.perf_counter()
+    report = Judge(store, registry, policy, now=end).report(window)
+    report_seconds = time.perf_counter() - began
+    report_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
+
+    began = time.perf_counter()
+    live = LiveJudge(store, registry, policy, window, now=end)
+    load_seconds = time.perf_counter() - began
+    account = registry.ci_systems[-1].account
+    live.evaluate(account)  # first evaluation builds the CI's must-test set
+    timings = []
+    for step in range(5):
+        created = end - timedelta(hours=10 + step)
+        live.apply(
+            PatchSetFact(
+                registry.project, "master", 900_000 + step, 1, "a" * 40, created, ("x/y.py",)
+            )
+        )
+        live.apply(ResultFact(account, 900_000 + step, 1, created + timedelta(hours=1), "SUCCESS"))
+        began = time.perf_counter()
+        live.evaluate(account)
+        timings.append(time.perf_counter() - began)
+    return {
+        "systems": len(report.systems),
+        "report_seconds": report_seconds,
+        "report_rss_mib": report_rss,
+        "live_load_seconds": load_seconds,
+        "live_evaluate_ms": statistics.median(timings) * 1000,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10,
+    }
+
+
+def bench_evaluate(db: Path, shape: DumpShape) -> None:
+    child = subprocess.run(
+        [
+            sys.executable,
+            *("-m", "benchmarks.bench_judge", "--evaluate", str(db)),
+            *("--changes", str(shape.changes)),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    figures = json.loads(child.stdout.strip().splitlines()[-1])
+    _line(
+        f"evaluate all {figures['systems']} CIs over the year (load+judge)",
+        f"{figures['report_seconds']:.1f} s",
+        "< 10 s",
+    )
+    _line(
+        "peak memory of that evaluation (ru_maxrss)", f"{figures['report_rss_mib']} MiB", "< 1 GiB"
+    )
+    _line("LiveJudge: load the year once", f"{figures['live_load_seconds']:.1f} s", "(once)")
+    _line(
+        "re-evaluate one CI after one new event (median)",
+        f"{figures['live_evaluate_ms']:.0f} ms",
+        "< 50 ms",
+    )
+
+
+async def _collect_rest(tmp: Path) -> tuple[int, float]:
+    from driverci.audit.collect import RestCollector
+    from driverci.audit.ingest import Ingestor
+    from driverci.emulator.scenario import bundled_scenario_path, load_scenario
+    from driverci.emulator.scenario_registry import scenario_registry
+    from driverci.emulator.seed import seed_scenario
+    from driverci.emulator.server import EmulatorServer
+    from driverci.emulator.state import EmulatorState
+    from driverci.gerrit.rest import GerritRestClient
+    from driverci.registry.loader import load_registry
+    from driverci.store.db import open_store
+
+    scenario = load_scenario(bundled_scenario_path("judge-8cis"))
+    scenario = scenario.model_copy(update={"changes_per_day": 40.0, "days": 50})
+    state = EmulatorState(tmp / "gerrit")
+    seed_scenario(state, tmp / "gerrit" / "git", scenario)
+    registry = scenario_registry(scenario, load_registry())
+    store = open_store(f"sqlite:///{tmp / 'rest.sqlite'}")
+    async with EmulatorServer(state) as server, GerritRestClient(server.http_url) as client:
+        began = time.perf_counter()
+        summary = await RestCollector(Ingestor(store, registry), client, scenario.project).run()
+        seconds = time.perf_counter() - began
+    state.close()
+    store.close()
+    return summary.changes, seconds
+
+
+def bench_rest(tmp: Path) -> None:
+    changes, seconds = asyncio.run(_collect_rest(tmp))
+    _line(
+        f"collect {changes} changes over REST from the emulator",
+        f"{changes / seconds:.0f} /s",
+        ">= 2000 changes/s",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--changes", type=int, default=DumpShape().changes)
+    parser.add_argument("--keep", type=Path, help="build in this directory and keep it")
+    parser.add_argument("--evaluate", type=Path, help=argparse.SUPPRESS)  # the child's part
+    parser.add_argument("--skip-rest", action="store_true")
+    args = parser.parse_args()
+    if args.evaluate:
+        print(json.dumps(evaluate_in_this_process(args.evaluate, args.changes)))
+        return
+    shape = replace(DumpShape(), changes=args.changes)
+    with tempfile.TemporaryDirectory(prefix="bench-judge-") as scratch:
+        tmp = args.keep or Path(scratch)
+        tmp.mkdir(parents=True, exist_ok=True)
+        db = bench_ingest(tmp, shape)
+        bench_evaluate(db, shape)
+        if not args.skip_rest:
+            bench_rest(tmp)
+
+
+if __name__ == "__main__":
+    main()
