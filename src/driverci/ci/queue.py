@@ -15,7 +15,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -66,6 +66,14 @@ class JobRecord:
     tests_failed: int = 0
     tests_skipped: int = 0
     detail: str = ""
+
+    @classmethod
+    def of(cls, row: CIJobResult) -> JobRecord:
+        """The record of a stored job result (same field names on both sides)."""
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
+    def row(self) -> CIJobResult:
+        return CIJobResult(**{f.name: getattr(self, f.name) for f in fields(self)})
 
 
 class RunQueue:
@@ -177,21 +185,7 @@ class RunQueue:
                 return
             run.jobs.clear()
             session.flush()
-            for job in jobs:
-                run.jobs.append(
-                    CIJobResult(
-                        job=job.job,
-                        voting=job.voting,
-                        result=job.result,
-                        log_url=job.log_url,
-                        started_at=job.started_at,
-                        finished_at=job.finished_at,
-                        tests_passed=job.tests_passed,
-                        tests_failed=job.tests_failed,
-                        tests_skipped=job.tests_skipped,
-                        detail=job.detail,
-                    )
-                )
+            run.jobs.extend(job.row() for job in jobs)
             run.state, run.result, run.detail = FINISHED, result, detail
             run.finished_at = self.clock()
 

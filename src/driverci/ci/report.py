@@ -88,21 +88,7 @@ def format_comment(config: CIConfig, result: str, jobs: Sequence[JobRecord]) -> 
 
 
 def records_of(run: CIRun) -> list[JobRecord]:
-    return [
-        JobRecord(
-            job=job.job,
-            voting=job.voting,
-            result=job.result,
-            log_url=job.log_url,
-            started_at=job.started_at,
-            finished_at=job.finished_at,
-            tests_passed=job.tests_passed,
-            tests_failed=job.tests_failed,
-            tests_skipped=job.tests_skipped,
-            detail=job.detail,
-        )
-        for job in run.jobs
-    ]
+    return [JobRecord.of(job) for job in run.jobs]
 
 
 class Reporter:
