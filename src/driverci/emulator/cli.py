@@ -106,15 +106,27 @@ def account_add(
 def seed(
     state_dir: StateOption,
     scenario_path: Annotated[Path, typer.Option("--scenario", help="Scenario YAML file")],
+    web_url: Annotated[
+        str, typer.Option(help="URL the emulator will be served at (CI log links point there)")
+    ] = "http://127.0.0.1:8080",
+    registry_out: Annotated[
+        Path | None, typer.Option("--registry-out", help="Also write a registry of its CIs")
+    ] = None,
 ) -> None:
     """Write a realistic past (changes, patch sets, CI comments, artifacts) into the state."""
     from driverci.emulator.scenario import load_scenario
+    from driverci.emulator.scenario_registry import scenario_registry
     from driverci.emulator.seed import seed_scenario
+    from driverci.registry.loader import load_registry, save_registry
 
     scenario = load_scenario(scenario_path)
     with locked_state(state_dir) as state, StageProgress(console) as progress:
+        state.web_url = web_url.rstrip("/")
         summary = seed_scenario(state, state_dir / "git", scenario, progress=progress.report)
     console.print(f"[green]seeded[/green] {state_dir}: {summary}")
+    if registry_out is not None:
+        save_registry(scenario_registry(scenario, load_registry()), registry_out)
+        console.print(f"registry of the scenario's CIs written to {registry_out}")
 
 
 @emulator_app.command("show")

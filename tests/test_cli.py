@@ -1,0 +1,196 @@
+"""The `driverci` command as a user runs it: a real process, real files, real ports.
+Bad input gets one clear line naming what and where, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+DRIVERCI = [sys.executable, "-m", "driverci.cli"]
+
+TINY_SCENARIO = """\
+start: 2026-01-05T00:00:00Z
+days: 3
+seed: 1
+project: openstack/ironic
+sandbox_project: opendev/ci-sandbox
+changes_per_day: 4
+upstream: {account: zuul, name: Zuul, failure_rate: 0.1}
+cis:
+  - account: acme-ironic-ci
+    name: Acme Ironic CI
+    driver: redfish
+    started: 2025-10-01
+    report_rate: 1.0
+    latency_hours: {median: 1.0, p95: 2.0}
+"""
+
+
+def run(
+    *args: str, cwd: Path | None = None, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [*DRIVERCI, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    # Retry warnings may come first (they show progress); the error itself is one line, last.
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
+    return errors[0]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_a_broken_registry_names_the_file_and_line(tmp_path: Path) -> None:
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(
+        "project: openstack/ironic\nci_systems:\n  - account: acme\n"
+        "    name: Acme Tester\n    kind: third-party\n"
+    )
+    line = one_line_error(run("registry", "check", str(registry)))
+    assert f"{registry}:4" in line and "must end in ' CI'" in line
+
+
+def test_an_unreachable_gerrit_is_named(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    line = one_line_error(
+        run(
+            "audit",
+            "collect",
+            "--gerrit",
+            url,
+            "--project",
+            "openstack/ironic",
+            "--db",
+            f"sqlite:///{tmp_path / 'x.sqlite'}",
+        )
+    )
+    assert url in line
+
+
+def test_a_malformed_dump_names_the_line_and_keeps_what_was_stored(tmp_path: Path) -> None:
+    dump = tmp_path / "dump.json"
+    dump.write_text(
+        '{"project": "openstack/ironic", "number": 1, "branch": "master", '
+        '"id": "I1", "subject": "x", "status": "NEW", "createdOn": 1700000000, '
+        '"lastUpdated": 1700000000, "patchSets": [], "comments": []}\n{not json\n'
+    )
+    line = one_line_error(
+        run(
+            "audit",
+            "collect",
+            "--from-dump",
+            str(dump),
+            "--db",
+            f"sqlite:///{tmp_path / 'x.sqlite'}",
+        )
+    )
+    assert f"{dump}:2" in line and "invalid JSON" in line
+
+
+def test_a_hostile_date_is_refused_in_one_line(tmp_path: Path) -> None:
+    line = one_line_error(
+        run("audit", "report", "--since", "yesterday", "--db", f"sqlite:///{tmp_path / 'x.sqlite'}")
+    )
+    assert "--since 'yesterday'" in line
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_seed_serve_and_restart_keep_everything(tmp_path: Path) -> None:
+    state = tmp_path / "gerrit"
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(TINY_SCENARIO)
+    http_port, ssh_port = free_port(), free_port()
+    run(
+        "emulator",
+        "seed",
+        "--state",
+        str(state),
+        "--scenario",
+        str(scenario),
+        "--web-url",
+        f"http://127.0.0.1:{http_port}",
+        "--registry-out",
+        str(tmp_path / "registry.yaml"),
+        check=True,
+    )
+    run(
+        "emulator",
+        "account",
+        "add",
+        "--state",
+        str(state),
+        "vendor-ci",
+        "--name",
+        "Vendor CI",
+        "--http-password",
+        "pw",
+        check=True,
+    )
+    assert "Acme Ironic CI" in (tmp_path / "registry.yaml").read_text()
+    for attempt in range(2):  # the second run proves the journal brings everything back
+        server = subprocess.Popen(
+            [
+                *DRIVERCI,
+                "emulator",
+                "serve",
+                "--state",
+                str(state),
+                "--http-port",
+                str(http_port),
+                "--ssh-port",
+                str(ssh_port),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            url = f"http://127.0.0.1:{http_port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    version = httpx.get(f"{url}/config/server/version", timeout=2)
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, server.stderr
+                    time.sleep(0.2)
+            assert version.text.startswith(")]}'")
+            account = httpx.get(f"{url}/a/accounts/self", auth=("vendor-ci", "pw"))
+            assert account.status_code == 200 and '"username": "vendor-ci"' in account.text
+            changes = httpx.get(f"{url}/changes/?q=project:openstack/ironic&n=500").text
+            assert changes.count('"_number"') >= 8
+            second = run("emulator", "seed", "--state", str(state), "--scenario", str(scenario))
+            assert "in use by pid" in one_line_error(second)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(20)
+        assert server.returncode == 0, server.stderr
+        del attempt
