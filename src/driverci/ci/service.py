@@ -11,7 +11,6 @@ so serving the queue in deadline order never lets a later run overtake an earlie
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections import Counter
@@ -323,8 +322,7 @@ def run_until_signalled(config: CIConfig) -> None:
         service = CIService(config)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(signum, lambda: asyncio.ensure_future(service.stop()))
+            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(service.stop()))
         await service.run()
 
     asyncio.run(main())
