@@ -8,6 +8,7 @@ the next one ask only for what changed since), from a saved dump (``gerrit query
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -29,7 +30,7 @@ from driverci.audit.ingest import (
     from_stream_change,
 )
 from driverci.errors import PayloadError
-from driverci.gerrit.models_rest import parse_change, parse_change_list
+from driverci.gerrit.models_rest import ChangeInfo, parse_change, parse_change_list
 from driverci.gerrit.models_stream import StreamChange
 from driverci.gerrit.rest import GerritRestClient
 from driverci.registry.schema import Registry
@@ -69,7 +70,7 @@ class CollectSummary:
 class RestCollector:
     """Backfill and incremental collection over REST."""
 
-    PAGE_SIZE = 250
+    PAGE_SIZE = 500  # Gerrit's default query limit for registered users
     OPTIONS = ("ALL_REVISIONS", "ALL_FILES", "MESSAGES", "DETAILED_ACCOUNTS")
     # Re-ask a little before the last run began: clocks differ and Gerrit's index lags.
     OVERLAP = timedelta(minutes=10)
@@ -106,33 +107,50 @@ class RestCollector:
             offset = 0
             started = datetime.now(UTC)
         pages = 0
-        while True:
-            changes = await self.client.query_changes(
-                query, options=self.OPTIONS, limit=self.PAGE_SIZE, start=offset
-            )
-            summary.add(self.ingestor.write([from_change_info(c) for c in changes]))
-            offset += len(changes)
-            more = bool(changes) and changes[-1].more_changes
-            with store.transaction() as session:
-                if more:
-                    set_cursor(
-                        session,
-                        self.source,
-                        self.project,
-                        cursor.last_updated if cursor else None,
-                        json.dumps(
-                            {"query": query, "offset": offset, "started": started.isoformat()}
-                        ),
-                    )
-                else:
-                    set_cursor(session, self.source, self.project, started, None)
-            if progress:
-                progress(offset, None if more else offset)
-            pages += 1
-            if not more or (stop_after_pages is not None and pages >= stop_after_pages):
-                break
+        # One page in flight ahead: Gerrit renders the next page while this one is stored.
+        ahead: asyncio.Task[list[ChangeInfo]] | None = asyncio.create_task(
+            self._page(query, offset)
+        )
+        try:
+            while ahead is not None:
+                changes = await ahead
+                ahead = None
+                pages += 1
+                more = bool(changes) and changes[-1].more_changes
+                if more and (stop_after_pages is None or pages < stop_after_pages):
+                    ahead = asyncio.create_task(self._page(query, offset + len(changes)))
+                # Stored from a worker thread, so the event loop keeps fetching meanwhile.
+                summary.add(await asyncio.to_thread(self._store_page, changes))
+                offset += len(changes)
+                with store.transaction() as session:
+                    if more:
+                        set_cursor(
+                            session,
+                            self.source,
+                            self.project,
+                            cursor.last_updated if cursor else None,
+                            json.dumps(
+                                {"query": query, "offset": offset, "started": started.isoformat()}
+                            ),
+                        )
+                    else:
+                        set_cursor(session, self.source, self.project, started, None)
+                if progress:
+                    progress(offset, None if more else offset)
+        finally:
+            if ahead is not None:  # interrupted: the page fetched ahead is not stored
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
         log.info("collected %s from %s (%s)", summary, self.client.base_url, query)
         return summary
+
+    async def _page(self, query: str, offset: int) -> list[ChangeInfo]:
+        return await self.client.query_changes(
+            query, options=self.OPTIONS, limit=self.PAGE_SIZE, start=offset
+        )
+
+    def _store_page(self, changes: list[ChangeInfo]) -> IngestCounts:
+        return self.ingestor.write([from_change_info(c) for c in changes])
 
     async def refresh_change(self, number: int) -> IngestCounts:
         """Fetch one change again (after an event) and store it."""

@@ -4,13 +4,19 @@ voting recommendations, and rate every driver. One call builds the whole report.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import UTC, date, datetime, timedelta
 
-from driverci.audit.evaluate import CiEvaluation, CiRules, UpstreamResult, evaluate_ci
+from driverci.audit.evaluate import (
+    CiEvaluation,
+    CiRules,
+    PatchSetIndex,
+    UpstreamResult,
+    evaluate_indexed,
+)
 from driverci.audit.facts import PatchSetFact, Window
 from driverci.audit.governance import Activity, milestones_for, voting_recommendation
-from driverci.audit.load import ProjectFacts, load_facts, upstream_results
+from driverci.audit.load import ProjectFacts, cyclic_gc_paused, load_facts, upstream_results
 from driverci.audit.report import AuditReport, DriverReport, SystemReport
 from driverci.audit.verdict import RELIABLE, Verdict, judge_ci, judge_driver
 from driverci.policy.schema import Policy
@@ -34,20 +40,29 @@ class Judge:
         self.policy = policy
         self.now = now or datetime.now(UTC)
         self._deadlines: dict[date, float] = {}
+        # Every CI asks for the deadline at each patch set's creation: remember each moment.
+        self._deadline_at: dict[datetime, float] = {}
 
     def _deadline_hours(self, at: datetime) -> float:
         """The policy's deadline, computed once per UTC day (it changes only by date)."""
+        hours = self._deadline_at.get(at)
+        if hours is not None:
+            return hours
         day = (at if at.utcoffset() == ZERO else at.astimezone(UTC)).date()
         hours = self._deadlines.get(day)
         if hours is None:
             hours = self._deadlines[day] = self.policy.deadline_hours(at)
+        self._deadline_at[at] = hours
         return hours
 
     def default_window(self) -> Window:
         return Window(self.now - timedelta(days=self.policy.window_days), self.now)
 
     def report(self, window: Window | None = None) -> AuditReport:
-        window = window or self.default_window()
+        with cyclic_gc_paused():
+            return self._report(window or self.default_window())
+
+    def _report(self, window: Window) -> AuditReport:
         # Patch sets from before the window are loaded too: voting looks further back.
         lookback = timedelta(days=max(self.policy.voting.min_days_reliable, 0))
         with self.store.transaction() as session:
@@ -63,6 +78,8 @@ class Judge:
             if upstream_ci.kind == "upstream":
                 upstream.update(upstream_results(facts.results.get(upstream_ci.account, [])))
         excluded_by_default = {ps.key: self.policy.is_excluded(ps.files) for ps in facts.patch_sets}
+        # Indexed once per kind of rules: most CIs must test the same patch sets.
+        indexes: dict[Hashable, PatchSetIndex] = {}
         systems: list[SystemReport] = []
         accounts = [ci.account for ci in self.registry.ci_systems]
         accounts += sorted(a for a in facts.results if self.registry.ci_by_account(a) is None)
@@ -71,7 +88,16 @@ class Judge:
             if ci is not None and not self._relevant(ci, facts, window):
                 continue
             rules = self.rules_for(ci, account, facts, excluded_by_default)
-            ev = self._evaluate(rules, window, facts, upstream)
+            index = indexes.get(rules.must_test_signature)
+            if index is None:
+                index = PatchSetIndex.build(
+                    filter(rules.must_test, facts.patch_sets),
+                    self._deadline_hours,
+                    upstream,
+                    facts.rechecks,
+                )
+                indexes[rules.must_test_signature] = index
+            ev = self._evaluate(rules, window, facts, index)
             verdict = judge_ci(ev, self.policy, self.now)
             first_seen, sandbox, first_result = facts.activity.get(account, (None, None, None))
             milestones = milestones_for(
@@ -80,7 +106,7 @@ class Judge:
             voting = voting_recommendation(
                 ci,
                 verdict.verdict,
-                self._reliable_since(rules, verdict, facts, upstream),
+                self._reliable_since(rules, verdict, facts, index),
                 self.policy,
                 self.now,
             )
@@ -140,6 +166,7 @@ class Judge:
             must_test=must_test,
             retention_days=policy.artifacts.retention_days,
             rubber_stamp_min_sample=policy.thresholds.rubber_stamp_min_sample,
+            must_test_signature=(known_started, tuple(extra)),
         )
 
     def _evaluate(
@@ -147,15 +174,14 @@ class Judge:
         rules: CiRules,
         window: Window,
         facts: ProjectFacts,
-        upstream: dict[Key, UpstreamResult],
+        index: PatchSetIndex,
     ) -> CiEvaluation:
-        return evaluate_ci(
+        return evaluate_indexed(
             rules,
             window,
             self.now,
-            facts.patch_sets,
+            index,
             facts.results.get(rules.account, []),
-            upstream,
             facts.rechecks,
             facts.probes.get(rules.account, []),
         )
@@ -165,7 +191,7 @@ class Judge:
         rules: CiRules,
         verdict: Verdict,
         facts: ProjectFacts,
-        upstream: dict[Key, UpstreamResult],
+        index: PatchSetIndex,
     ) -> datetime | None:
         """Start of the longest run of reliable windows ending now (None when not reliable)."""
         if verdict.verdict != RELIABLE:
@@ -175,7 +201,7 @@ class Judge:
         limit = self.now - timedelta(days=self.policy.voting.min_days_reliable)
         while since > limit:
             window = Window(since - step, since)
-            ev = self._evaluate(rules, window, facts, upstream)
+            ev = self._evaluate(rules, window, facts, index)
             if not ev.expected or judge_ci(ev, self.policy, since).verdict != RELIABLE:
                 break
             since -= step

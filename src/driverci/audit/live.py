@@ -3,9 +3,10 @@ and re-evaluate one CI in milliseconds (``audit collect --follow``, the dashboar
 
 What a full report recomputes for every CI on every run is kept here between evaluations:
 the facts grouped by CI, the upstream verdict per patch set, which patch sets each CI must
-test (the policy's branch and exclusion rules, computed once per patch set and CI). The
-figures are those of :class:`~driverci.audit.engine.Judge`: the same pure
-:func:`~driverci.audit.evaluate.evaluate_ci` runs on the same facts.
+test (the policy's branch and exclusion rules, computed once per patch set and CI), and each
+evaluated CI's figures (:class:`~driverci.audit.live_ledger.CiLedger`: a new fact changes
+only its patch set's share). The figures are those of :class:`~driverci.audit.engine.Judge`:
+the same pure :func:`~driverci.audit.evaluate.evaluate_ci` runs on the same facts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from driverci.audit.engine import Judge
 from driverci.audit.evaluate import CiEvaluation, CiRules, UpstreamResult, evaluate_ci
 from driverci.audit.facts import PatchSetFact, ProbeFact, RecheckFact, ResultFact, Window
+from driverci.audit.live_ledger import CiLedger
 from driverci.audit.load import load_facts, upstream_results
 from driverci.audit.verdict import Verdict, judge_ci
 from driverci.policy.schema import Policy
@@ -63,9 +65,9 @@ class LiveJudge:
         for account in sorted(self._upstream_accounts & set(facts.results)):
             for result in sorted(facts.results[account], key=lambda r: r.posted):
                 self._note_upstream(result)
-        # Per CI: its rules and the patch sets it must test (in load order, as Judge sees them).
+        # Per CI: its rules, and its figures kept current (built on its first evaluation).
         self._rules: dict[str, CiRules] = {}
-        self._must_test: dict[str, dict[Key, PatchSetFact]] = {}
+        self._ledgers: dict[str, CiLedger] = {}
         self._url_account: dict[str, str] | None = None  # built when the first probe arrives
 
     @property
@@ -82,12 +84,14 @@ class LiveJudge:
         elif isinstance(fact, ResultFact):
             self._apply_result(fact)
         elif isinstance(fact, RecheckFact):
-            self.facts.rechecks[(fact.change, fact.patch_set)].append(fact)
+            self._apply_recheck(fact)
         else:
             self.facts.probes[self._probe_account(fact)].append(fact)
 
     def _apply_patch_set(self, ps: PatchSetFact) -> None:
         key = ps.key
+        for ledger in self._ledgers.values():
+            ledger.mark(key)
         known = key in self._patch_sets
         self._patch_sets[key] = ps
         if known:
@@ -98,18 +102,29 @@ class LiveJudge:
             # A new branch changes every CI's branch rule: rebuild rules on demand.
             self.facts.branch_created[ps.branch] = ps.created
             self._rules.clear()
-            self._must_test.clear()
+            self._ledgers.clear()
         self._excluded[key] = self.policy.is_excluded(ps.files)
-        for account, expected in self._must_test.items():
-            if self._rules[account].must_test(ps):
-                expected[key] = ps  # replacing keeps the patch set's place, as Judge's list
-            else:
-                expected.pop(key, None)
+        for ledger in self._ledgers.values():
+            ledger.place(ps)  # replacing keeps the patch set's place, as Judge's list
+
+    def _apply_recheck(self, recheck: RecheckFact) -> None:
+        key = (recheck.change, recheck.patch_set)
+        for ledger in self._ledgers.values():
+            ledger.mark(key)
+        self.facts.rechecks[key].append(recheck)
 
     def _apply_result(self, result: ResultFact) -> None:
         account = result.account
+        key = (result.change, result.patch_set)
+        # Upstream's verdict on a patch set is part of every CI's accuracy there.
+        upstream = account in self._upstream_accounts
+        for marked, ledger in self._ledgers.items():
+            if upstream or marked == account:
+                ledger.mark(key)
         new_account = account not in self.facts.results and account not in self.facts.activity
         self.facts.results[account].append(result)
+        if (own := self._ledgers.get(account)) is not None:
+            own.add_result(result)
         if self._url_account is not None:
             self._url_account.update((url, account) for url in result.urls)
         day = result.posted.date()
@@ -119,12 +134,12 @@ class LiveJudge:
             sandbox,
             min(first_result, day) if first_result else day,
         )
-        if account in self._upstream_accounts:
+        if upstream:
             self._note_upstream(result)
         if new_account:
             # An unregistered CI's start is its first activity: rebuild its rules on demand.
             self._rules.pop(account, None)
-            self._must_test.pop(account, None)
+            self._ledgers.pop(account, None)
 
     def _note_upstream(self, result: ResultFact) -> None:
         """upstream_results' rule, one result at a time: the latest SUCCESS/FAILURE wins."""
@@ -152,45 +167,53 @@ class LiveJudge:
     # -- evaluating ---------------------------------------------------------------------------
 
     def rules(self, account: str) -> CiRules:
-        """The CI's rules (built once, as Judge builds them) and its must-test set."""
+        """The CI's rules (built once, as Judge builds them)."""
         rules = self._rules.get(account)
         if rules is None:
             ci = self.registry.ci_by_account(account)
             rules = self.judge.rules_for(ci, account, self.facts, self._excluded)
             self._rules[account] = rules
-            self._must_test[account] = {
-                key: ps for key, ps in self._patch_sets.items() if rules.must_test(ps)
-            }
         return rules
+
+    def _ledger(self, account: str) -> CiLedger:
+        ledger = self._ledgers.get(account)
+        if ledger is None:
+            ledger = CiLedger(
+                self.rules(account),
+                self.window,
+                self.now,
+                self._patch_sets.values(),
+                self.facts.results.get(account, []),
+                self._upstream,
+                self.facts.rechecks,
+            )
+            self._ledgers[account] = ledger
+        return ledger
 
     def evaluate(
         self, account: str, window: Window | None = None, now: datetime | None = None
     ) -> tuple[CiEvaluation, Verdict]:
-        """One CI's figures and verdict over ``window`` (default: the loaded one)."""
-        rules = self.rules(account)
+        """One CI's figures and verdict over ``window`` (default: the loaded one).
+
+        Over the loaded window (and the judge's now) the figures are kept current between
+        calls, so this costs what the facts applied since the last call touched.
+        """
+        ledger = self._ledger(account)
+        probes = self.facts.probes.get(account, [])
+        if (window is None or window == self.window) and (now is None or now == self.now):
+            ev = ledger.figures(probes)
+            return ev, judge_ci(ev, self.policy, self.now)
         window = window or self.window
         now = now or self.now
-        expected = self._must_test[account].values()
-        # Every patch set passed to evaluate_ci already passed must_test: do not ask twice.
-        quick = CiRules(
-            rules.account,
-            rules.name,
-            rules.drivers,
-            rules.started,
-            rules.deadline_hours,
-            _always,
-            rules.retention_days,
-            rules.rubber_stamp_min_sample,
-        )
         ev = evaluate_ci(
-            quick,
+            ledger.rules,
             window,
             now,
-            expected,
+            ledger.expected.values(),
             self.facts.results.get(account, []),
             self._upstream,
             self.facts.rechecks,
-            self.facts.probes.get(account, []),
+            probes,
         )
         return ev, judge_ci(ev, self.policy, now)
 
@@ -199,7 +222,3 @@ class LiveJudge:
         registered = [ci.account for ci in self.registry.ci_systems]
         extra = sorted(a for a in self.facts.results if self.registry.ci_by_account(a) is None)
         return registered + extra
-
-
-def _always(_ps: PatchSetFact) -> bool:
-    return True

@@ -164,6 +164,11 @@ class ReviewMessage(Base):
     parse_status: Mapped[str] = mapped_column(String(32), default="unparsed")
     #: The job lines the parser found: JSON list of [name, url, result, seconds, non_voting].
     jobs_json: Mapped[str | None] = mapped_column(Text)
+    #: What the judge needs of those lines, as plain columns so that loading a year of results
+    #: parses no JSON: the result links in job order, one per line (None without links) ...
+    job_urls: Mapped[str | None] = mapped_column(Text)
+    #: ... and whether there were jobs and none succeeded (could not even install or import).
+    all_jobs_failed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class CollectCursor(Base):

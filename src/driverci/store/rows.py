@@ -61,6 +61,8 @@ class MessageRow:
     result: str | None = None
     parse_status: str = "unparsed"
     jobs_json: str | None = None
+    job_urls: str | None = None  # the jobs' result links, newline-separated
+    all_jobs_failed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
