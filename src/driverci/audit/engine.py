@@ -100,8 +100,13 @@ class Judge:
             ev = self._evaluate(rules, window, facts, index)
             verdict = judge_ci(ev, self.policy, self.now)
             first_seen, sandbox, first_result = facts.activity.get(account, (None, None, None))
-            milestones = milestones_for(
-                ci, Activity(first_seen, sandbox, first_result), self.policy, self.now.date()
+            # The spec's milestones are for third-party CIs; upstream Zuul is the reference.
+            milestones = (
+                []
+                if ci is not None and ci.kind == "upstream"
+                else milestones_for(
+                    ci, Activity(first_seen, sandbox, first_result), self.policy, self.now.date()
+                )
             )
             voting = voting_recommendation(
                 ci,

@@ -18,6 +18,7 @@ from sqlalchemy import Dialect, Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from driverci.errors import StoreError
 from driverci.store.models import (
     Change,
     CollectCursor,
@@ -69,7 +70,7 @@ def _insert(session: Session, table: Table) -> Any:
         return sqlite.insert(table)
     if dialect == "postgresql":
         return postgresql.insert(table)
-    raise NotImplementedError(f"bulk upserts support sqlite and postgresql, not {dialect}")
+    raise StoreError(f"the store supports SQLite and PostgreSQL, not {dialect}")
 
 
 def _table(model: type[Any]) -> Table:
