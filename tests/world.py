@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,11 +13,13 @@ from pathlib import Path
 import asyncssh
 from aiosmtpd.controller import Controller
 
+from driverci import polling
 from driverci.emulator.git_store import GitStore
 from driverci.emulator.model import Account, Change, PatchSet
 from driverci.emulator.receive import upload_change
 from driverci.emulator.server import EmulatorServer
 from driverci.emulator.state import EmulatorState
+from driverci.polling import Predicate
 from driverci.store.db import Store
 
 PROJECT = "openstack/ironic"
@@ -103,20 +103,9 @@ class GerritWorld:
         return [m.message for m in change.messages if m.author_id == account.account_id]
 
 
-async def wait_until(
-    predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 20.0, what: str = "condition"
-) -> None:
-    """Poll until ``predicate`` holds; fail with ``what`` when it never does."""
-    deadline = time.monotonic() + timeout
-    while True:
-        outcome = predicate()
-        if not isinstance(outcome, bool):
-            outcome = await outcome
-        if outcome:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        await asyncio.sleep(0.05)
+async def wait_until(predicate: Predicate, timeout: float = 20.0, what: str = "condition") -> None:
+    """Poll until ``predicate`` holds; fail the test with ``what`` when it never does."""
+    await polling.wait_until(predicate, timeout, what, error=AssertionError)
 
 
 async def build_world(tmp: Path, store: Store) -> GerritWorld:

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -29,6 +29,7 @@ from driverci.ci.config import CIConfig, load_ci_config
 from driverci.ci.service import CIService
 from driverci.errors import DriverCIError
 from driverci.gerrit.models_rest import ReviewInput
+from driverci.polling import Predicate, wait_until
 from driverci.sandbox.gerrit_setup import (
     CI_ACCOUNT,
     CI_NAME,
@@ -245,19 +246,14 @@ class Rehearsal:
             )
         return numbers
 
-    async def _wait(
-        self, predicate: Callable[[], bool | Awaitable[bool]], timeout: float, what: str
-    ) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            outcome = predicate()
-            if not isinstance(outcome, bool):
-                outcome = await outcome
-            if outcome:
-                return
-            if time.monotonic() > deadline:
-                raise DriverCIError(f"rehearsal: no {what} within {timeout:g}s")
-            await asyncio.sleep(self.POLL_INTERVAL)
+    async def _wait(self, predicate: Predicate, timeout: float, what: str) -> None:
+        await wait_until(
+            predicate,
+            timeout,
+            what,
+            self.POLL_INTERVAL,
+            error=lambda text: DriverCIError(f"rehearsal: {text}"),
+        )
 
     async def _await_reports(
         self, gerrit: SandboxGerrit, service: CIService, numbers: dict[str, int]
