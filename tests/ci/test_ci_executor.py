@@ -230,7 +230,11 @@ async def test_a_fetch_that_fails_is_an_error_with_one_line(world: GerritWorld) 
     assert "git fetch" in outcome.detail and "\n" not in outcome.detail
 
 
-async def test_a_playbook_step_needs_ansible_runner(world: GerritWorld) -> None:
+async def test_a_playbook_step_needs_ansible_runner(
+    world: GerritWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on a CI host without it (tests/ci/test_ci_ansible.py runs the real one).
+    monkeypatch.setattr(LocalExecutor, "ANSIBLE_RUNNER", "ansible-runner-not-installed")
     playbook_job = JobConfig(name="redfish-ansible", steps=[Step(playbook=Path("site.yaml"))])
     outcome, _ = await run_job(world, playbook_job)
     assert outcome.result == "ERROR"

@@ -1,4 +1,4 @@
-"""Publishing: secrets scrubbed, subunit rendered for reviewers, old runs purged, S3 refused."""
+"""Publishing: secrets scrubbed, subunit rendered for reviewers, old runs purged, S3 needs boto3."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -119,7 +120,10 @@ async def test_published_files_are_world_readable_with_a_gzipped_results_page(
     assert (tmp_path / "logs" / "45").stat().st_mode & 0o005 == 0o005
 
 
-def test_s3_logs_without_boto3_are_refused_at_startup(tmp_path: Path) -> None:
+def test_s3_logs_without_boto3_are_refused_at_startup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "boto3", None)  # as if boto3 were not installed
     config = logs_config(tmp_path, s3="s3://ci-logs/redfish")
     with pytest.raises(ConfigError, match=r"logs\.s3 needs the boto3 package"):
         check_logs_backend(config.logs)

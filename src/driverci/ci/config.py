@@ -89,13 +89,27 @@ class LogsConfig(_Strict):
     dir: Path | None = None  # local directory served by `driverci ci logs serve`
     url: str = Field(description="public base URL of the logs")
     s3: str | None = None  # s3://bucket/prefix for S3-compatible storage (alternative)
+    # S3-compatible stores (Ceph RGW, MinIO, ...): their URL; None means AWS itself.
+    s3_endpoint: str | None = None
+    # INI file with aws_access_key_id / aws_secret_access_key, read by the CI's process
+    # only (never given to jobs); None: boto3's usual chain of the CI's own process.
+    s3_credentials_file: Path | None = None
     retention_days: int = Field(30, ge=30, description="infra asks one month at least")
 
     @model_validator(mode="after")
     def _one_backend(self) -> LogsConfig:
         if (self.dir is None) == (self.s3 is None):
             raise ValueError("logs need exactly one of dir or s3")
+        if self.s3 is None and (self.s3_endpoint or self.s3_credentials_file):
+            raise ValueError("s3_endpoint and s3_credentials_file only apply with s3")
         return self
+
+    @field_validator("s3_endpoint")
+    @classmethod
+    def _endpoint_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
 
 
 class EmailConfig(_Strict):
@@ -170,6 +184,8 @@ def load_ci_config(path: Path) -> CIConfig:
     gerrit.ssh_key = rel(gerrit.ssh_key) or gerrit.ssh_key
     gerrit.known_hosts = rel(gerrit.known_hosts) or gerrit.known_hosts
     config.logs.dir = rel(config.logs.dir) or config.logs.dir
+    logs = config.logs
+    logs.s3_credentials_file = rel(logs.s3_credentials_file) or logs.s3_credentials_file
     config.policy = rel(config.policy) or config.policy
     for job in config.jobs:
         for step in job.steps:

@@ -43,6 +43,11 @@ class LocalExecutor:
     STESTR_EXPORT = "python -m stestr last --subunit 2>/dev/null"
     STESTR_EXPORT_TIMEOUT = 300.0
     ANSIBLE_RUNNER = "ansible-runner"
+    ANSIBLE_DIR = "ansible"  # ansible-runner's data dir, under the job's directory
+    ANSIBLE_INVENTORY = (
+        "localhost ansible_connection=local"
+        ' ansible_python_interpreter="{{ ansible_playbook_python }}"\n'
+    )
     KEEP_WORKSPACES = False  # True keeps <workspace_root>/<run_id> for debugging
 
     def __init__(
@@ -51,16 +56,31 @@ class LocalExecutor:
         self.config = config
         self.workspace_root = workspace_root
         self.publisher = LogPublisher(config.logs)  # ConfigError now if the backend can't work
-        self.sandbox = Sandbox(sandbox_mode, hidden_dirs=self._secret_dirs())
+        playbook_dirs = [
+            step.playbook.resolve().parent
+            for job in config.jobs
+            for step in job.steps
+            if step.playbook is not None
+        ]
+        self.sandbox = Sandbox(
+            sandbox_mode, hidden_dirs=self._secret_dirs(), shown_dirs=playbook_dirs
+        )
 
     def _secret_dirs(self) -> list[Path]:
         gerrit = self.config.gerrit
-        files = [p for p in (gerrit.http_password_file, gerrit.ssh_key) if p is not None]
+        secrets = (gerrit.http_password_file, gerrit.ssh_key, self.config.logs.s3_credentials_file)
+        files = [p for p in secrets if p is not None]
         return [p.resolve().parent for p in files] + [Path.home() / ".ssh"]
 
     def scrubber(self) -> Scrubber:
         password = read_secret(self.config.gerrit.http_password_file, "the Gerrit HTTP password")
-        return Scrubber.from_environment(os.environ, [password] if password else [])
+        secrets = [password] if password else []
+        if self.config.logs.s3_credentials_file is not None:
+            from driverci.ci.s3 import read_s3_credentials  # boto3 only when S3 is configured
+
+            credentials = read_s3_credentials(self.config.logs.s3_credentials_file)
+            secrets += list(credentials or ())
+        return Scrubber.from_environment(os.environ, secrets)
 
     def job_env(
         self, request: JobRequest, workspace: Workspace, checkout: Checkout
@@ -129,6 +149,8 @@ class LocalExecutor:
                 result, detail = _checkout_result(checkout)
                 if checkout.result == "ready":
                     env = self.job_env(request, workspace, checkout)
+                    if any(step.playbook is not None for step in request.job.steps):
+                        self._prepare_ansible(workspace, env)
                     await self.sandbox.prepare(workspace.job_dir)
                     result, detail = await self._run_steps(request, workspace, env, output, cancel)
                     if result != "CANCELED":
@@ -213,15 +235,28 @@ class LocalExecutor:
         if runner is None:
             return None
         assert step.playbook is not None
-        # ansible-runner's private data dir: inventory (this host) and the Zuul-like
-        # variables as extravars, inside the job's own writable directory.
-        data_dir = workspace.job_dir / "ansible"
+        data_dir = workspace.job_dir / self.ANSIBLE_DIR
+        return [runner, "run", str(data_dir), "--playbook", str(step.playbook.resolve())]
+
+    def _prepare_ansible(self, workspace: Workspace, env: dict[str, str]) -> None:
+        """ansible-runner's private data dir, inside the job's own directory (so the sandbox
+        gives it to the job's user): inventory (this host, with the Python running Ansible,
+        which has its modules' dependencies) and the job's variables as extravars."""
+        data_dir = workspace.job_dir / self.ANSIBLE_DIR
         (data_dir / "inventory").mkdir(parents=True, exist_ok=True)
         (data_dir / "env").mkdir(exist_ok=True)
-        (data_dir / "inventory" / "hosts").write_text("localhost ansible_connection=local\n")
+        (data_dir / "inventory" / "hosts").write_text(self.ANSIBLE_INVENTORY)
         extravars = {name.lower(): value for name, value in env.items() if name.isupper()}
         (data_dir / "env" / "extravars").write_text(json.dumps(extravars))
-        return [runner, "run", str(data_dir), "--playbook", str(step.playbook.resolve())]
+        # Ansible expands ``~`` from the password database (/root, not the job's HOME),
+        # which the sandbox does not let the job write: keep its files in the job's HOME.
+        ansible_home = f"{env['HOME']}/.ansible"
+        envvars = {
+            "ANSIBLE_HOME": ansible_home,
+            "ANSIBLE_LOCAL_TMP": f"{ansible_home}/tmp",
+            "ANSIBLE_REMOTE_TMP": f"{ansible_home}/tmp",
+        }
+        (data_dir / "env" / "envvars").write_text(json.dumps(envvars))
 
     async def _test_results(
         self, request: JobRequest, workspace: Workspace, env: dict[str, str], output: JobOutput

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import importlib
-import importlib.util
 import json
 import logging
 import os
@@ -21,7 +19,6 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
 
 from driverci.ci.config import CIConfig, LogsConfig
 from driverci.ci.model import JobOutcome, JobRequest, TestCounts
@@ -172,8 +169,9 @@ class LogPublisher:
         if self.logs.dir is not None:
             self._to_directory(self.logs.dir, log_path, files)
         else:
-            assert self.logs.s3 is not None
-            _to_s3(self.logs.s3, log_path, files)
+            from driverci.ci.s3 import upload_run
+
+            upload_run(self.logs, log_path, files)
 
     def _to_directory(self, root: Path, log_path: str, files: list[tuple[str, bytes]]) -> None:
         destination = (root / log_path).resolve()
@@ -201,35 +199,9 @@ def _make_dirs(root: Path, directory: Path, mode: int) -> None:
 def check_logs_backend(logs: LogsConfig) -> None:
     """Fail at startup, not after the first run, when the backend cannot work here."""
     if logs.s3 is not None:
-        if importlib.util.find_spec("boto3") is None:
-            raise ConfigError("logs.s3 needs the boto3 package (pip install boto3)")
-        if urlsplit(logs.s3).scheme != "s3" or not urlsplit(logs.s3).netloc:
-            raise ConfigError(f"logs.s3 must look like s3://bucket/prefix (got {logs.s3!r})")
+        from driverci.ci.s3 import check_s3_backend  # boto3 only when S3 is configured
 
-
-def _to_s3(url: str, log_path: str, files: list[tuple[str, bytes]]) -> None:
-    """Upload with boto3; endpoint and credentials come from boto3's usual environment
-    (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...), so S3-compatible stores work too."""
-    parts = urlsplit(url)
-    prefix = parts.path.strip("/")
-    client = importlib.import_module("boto3").client("s3")
-    for relative, data in files:
-        key = "/".join(p for p in (prefix, log_path.strip("/"), relative) if p)
-        extra: dict[str, str] = {"ContentType": _content_type(relative)}
-        if relative.endswith(".gz"):
-            extra["ContentEncoding"] = "gzip"
-        client.put_object(Bucket=parts.netloc, Key=key, Body=data, **extra)
-
-
-def _content_type(name: str) -> str:
-    inner = name.removesuffix(".gz")
-    if inner.endswith(".html"):
-        return "text/html; charset=utf-8"
-    if inner.endswith(".json"):
-        return "application/json"
-    if inner.endswith((".txt", ".log", ".conf", ".ini", ".yaml")):
-        return "text/plain; charset=utf-8"
-    return "application/octet-stream"
+        check_s3_backend(logs)
 
 
 def change_url(config: CIConfig, request: JobRequest) -> str:

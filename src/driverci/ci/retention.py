@@ -2,7 +2,8 @@
 
 A run directory sits six levels under ``logs.dir`` (``NN/change/ps/pipeline/job/uuid``). Its
 age is the manifest's ``finished`` time, else the directory's mtime. Symlinks are never
-followed and nothing outside ``logs.dir`` is touched; emptied parents are removed.
+followed and nothing outside ``logs.dir`` is touched; emptied parents are removed. With
+``logs.s3`` the same rule applies to the bucket's runs (see :func:`driverci.ci.s3.purge_s3`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pathlib import Path
 
 from driverci.ci.config import CIConfig
 from driverci.ci.publish import MANIFEST
-from driverci.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,9 @@ def purge(config: CIConfig, now: datetime | None = None) -> int:
     """Delete runs finished more than ``logs.retention_days`` ago; return how many."""
     root = config.logs.dir
     if root is None:
-        raise ConfigError("logs.s3: use a bucket lifecycle rule for retention, not purge")
+        from driverci.ci.s3 import purge_s3  # boto3 only when S3 is configured
+
+        return purge_s3(config.logs, now)
     if not root.is_dir():
         return 0
     root = root.resolve()

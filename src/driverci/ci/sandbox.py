@@ -44,8 +44,15 @@ class Sandbox:
     PROBE_TIMEOUT = 10.0
     READ_CHUNK = 65536
 
-    def __init__(self, mode: SandboxMode = "auto", hidden_dirs: Sequence[Path] = ()) -> None:
+    def __init__(
+        self,
+        mode: SandboxMode = "auto",
+        hidden_dirs: Sequence[Path] = (),
+        shown_dirs: Sequence[Path] = (),
+    ) -> None:
         self.requested: SandboxMode = mode
+        # Read-only directories jobs need even under the private /tmp (e.g. playbooks).
+        self.shown_dirs = sorted({p.resolve() for p in shown_dirs if p.is_dir()})
         resolved = {p.resolve() for p in hidden_dirs if p.is_dir()}
         if Path("/") in resolved:
             # Hiding / would hide the whole system: keep secrets in a directory of their own.
@@ -106,7 +113,7 @@ class Sandbox:
         args += ["--tmpfs", "/tmp"]
         # The CI's own Python (jobs run `python -m stestr` from it) may live under /tmp,
         # e.g. a CI checkout there: show it again, read-only, above the private /tmp.
-        for tool_dir in _python_dirs_under("/tmp"):
+        for tool_dir in [*_python_dirs_under("/tmp"), *self.shown_dirs]:
             args += ["--ro-bind", str(tool_dir), str(tool_dir)]
         for hidden in self.hidden_dirs:
             args += ["--tmpfs", str(hidden)]
