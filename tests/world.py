@@ -5,13 +5,19 @@ things settle and assert what a user would see."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import email
+import email.policy
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 import asyncssh
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from driverci import polling
 from driverci.emulator.git_store import GitStore
@@ -158,3 +164,40 @@ class LoopbackSmtp(Controller):
         assert isinstance(self.server, asyncio.Server)
         self.port = self.server.sockets[0].getsockname()[1]
         super()._trigger_server()  # type: ignore[no-untyped-call]
+
+
+@dataclass
+class Inbox:
+    """What the SMTP server received: (envelope recipients, parsed message) per mail."""
+
+    mails: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.content
+        raw = content if isinstance(content, bytes) else (content or "").encode()
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.mails.append(([str(r) for r in envelope.rcpt_tos], parsed))
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [message for rcpts, message in self.mails if address in rcpts]
+
+    def subjects(self) -> list[str]:
+        return sorted(str(message["Subject"]) for _, message in self.mails)
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return [message for _, message in self.mails]
+
+
+@contextlib.contextmanager
+def smtp_server(inbox: Inbox) -> Iterator[int]:
+    """A real SMTP server on 127.0.0.1 delivering into ``inbox``; yields its port."""
+    server = LoopbackSmtp(inbox, hostname="127.0.0.1", port=0)
+    server.start()
+    try:
+        yield server.port
+    finally:
+        server.stop()

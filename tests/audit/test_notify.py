@@ -13,7 +13,6 @@ from sqlalchemy import select
 from test_notify_support import (
     DASHBOARD,
     WIKI,
-    Inbox,
     Judged,
     WebhookReceiver,
     closed_port,
@@ -26,7 +25,7 @@ from driverci.audit.report import AuditReport
 from driverci.store.db import Store
 from driverci.store.models import VerdictRecord
 from driverci.store.repository import get_meta
-from world import LoopbackSmtp
+from world import Inbox, smtp_server
 
 SENDER = "driverci@ironic.example.org"
 
@@ -39,12 +38,8 @@ def judged(tmp_path_factory: pytest.TempPathFactory) -> Judged:
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, SmtpSettings]]:
     received = Inbox()
-    server = LoopbackSmtp(received, hostname="127.0.0.1", port=0)
-    server.start()
-    try:
-        yield received, SmtpSettings(host="127.0.0.1", port=server.port, sender=SENDER)
-    finally:
-        server.stop()
+    with smtp_server(received) as port:
+        yield received, SmtpSettings(host="127.0.0.1", port=port, sender=SENDER)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import yaml
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from test_notify_support import (
     DASHBOARD,
-    Inbox,
     Judged,
     closed_port,
     judge_scenario,
@@ -27,7 +26,7 @@ from driverci.audit.notify_cli import notify_command
 from driverci.audit.notify_mail import SmtpSettings, parse_smtp_server
 from driverci.errors import ConfigError
 from driverci.registry.loader import save_registry
-from world import LoopbackSmtp
+from world import Inbox, LoopbackSmtp, smtp_server
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +37,8 @@ def judged(tmp_path_factory: pytest.TempPathFactory) -> Judged:
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, int]]:
     received = Inbox()
-    server = LoopbackSmtp(received, hostname="127.0.0.1", port=0)
-    server.start()
-    try:
-        yield received, server.port
-    finally:
-        server.stop()
+    with smtp_server(received) as port:
+        yield received, port
 
 
 def cli() -> typer.Typer:

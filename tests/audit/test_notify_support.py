@@ -9,20 +9,16 @@ because the notifier is synchronous (smtplib, httpx).
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import shutil
 import socket
 import subprocess
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from driverci.audit.collect import RestCollector
 from driverci.audit.engine import Judge
@@ -158,28 +154,6 @@ def judge_scenario(directory: Path) -> Judged:
         reports.append(Judge(store, registry, policy, now=end).report(Window(scenario.start, end)))
     store.close()
     return Judged(template, registry, policy, *reports)
-
-
-@dataclass
-class Inbox:
-    """What the SMTP server received: (envelope recipients, parsed message) per mail."""
-
-    mails: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
-    logins: list[str] = field(default_factory=list)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        content = envelope.content
-        raw = content if isinstance(content, bytes) else (content or "").encode()
-        parsed = email.message_from_bytes(raw, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.mails.append(([str(r) for r in envelope.rcpt_tos], parsed))
-        return "250 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [message for rcpts, message in self.mails if address in rcpts]
-
-    def subjects(self) -> list[str]:
-        return sorted(str(message["Subject"]) for _, message in self.mails)
 
 
 def closed_port() -> int:

@@ -4,36 +4,20 @@ rehearsal, and merge conflicts, which are never posted to Gerrit as failures."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from email import message_from_bytes
-from email.message import Message
 
 import pytest
 from ci_fixtures import CI, FastExecutor, running, write_ci_yaml
 
 from driverci.ci.queue import QUEUED
 from driverci.emulator.receive import upload_change
-from world import PROJECT, GerritWorld, LoopbackSmtp, wait_until
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        content = getattr(envelope, "original_content", None) or envelope.content
-        self.messages.append(message_from_bytes(content))
-        return "250 OK"
+from world import PROJECT, GerritWorld, Inbox, smtp_server, wait_until
 
 
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler = Inbox()
-    controller = LoopbackSmtp(handler, hostname="127.0.0.1", port=0)
-    controller.start()
-    try:
-        yield handler, controller.port
-    finally:
-        controller.stop()
+    received = Inbox()
+    with smtp_server(received) as port:
+        yield received, port
 
 
 def email_block(port: int, extra: str = "") -> str:
