@@ -143,7 +143,7 @@ def test_a_new_result_moves_the_cis_figures_at_once(
 
     # Its result comes in two hours later: reported, on time, and it is the last report.
     posted = created + timedelta(hours=2)
-    live.apply(ResultFact("steady-ci", 5000, 1, posted, "SUCCESS", ("https://l/5000/1/",)))
+    live.apply(ResultFact("steady-ci", 5000, 1, posted, "SUCCESS", "https://l/5000/1/"))
     answered, verdict = live.evaluate("steady-ci")
     assert answered.reported == before.reported + 1
     assert answered.on_time == before.on_time + 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,19 +29,28 @@ class PatchSetFact:
         return (self.change, self.patch_set)
 
 
-@dataclass(frozen=True, slots=True)
-class ResultFact:
-    """One CI comment that reports (or tries to report) a result."""
+class ResultFact(NamedTuple):
+    """One CI comment that reports (or tries to report) a result.
+
+    A named tuple rather than a dataclass: a year holds a million of them, and a tuple is
+    built in C (a frozen dataclass sets each field through ``object.__setattr__``).
+    """
 
     account: str
     change: int
     patch_set: int
     posted: datetime
     result: str  # SUCCESS, FAILURE or UNKNOWN
-    urls: tuple[str, ...] = ()
+    #: The result links in job order, one per line, as stored; "" when there are none.
+    #: Split only when asked (:attr:`urls`): most evaluations never look at them.
+    job_urls: str = ""
     parseable: bool = True
     message_id: str = ""
     all_jobs_failed: bool = False  # every job failed: could not even install or import
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return tuple(self.job_urls.split("\n")) if self.job_urls else ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,13 +6,14 @@ import gc
 import itertools
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import func, select, type_coerce
+from sqlalchemy import Select, String, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
@@ -21,6 +22,7 @@ from driverci.audit.facts import PatchSetFact, ProbeFact, RecheckFact, ResultFac
 from driverci.store.models import ArtifactProbe, Change, PatchSet, PatchSetFile, ReviewMessage
 
 Key = tuple[int, int]
+_POSTED = attrgetter("posted")
 
 
 @dataclass
@@ -147,8 +149,34 @@ def _utc_column(session: Session, column: Any) -> tuple[Any, Callable[[Any], dat
     the column type already makes UTC.
     """
     if session.get_bind().dialect.name == "sqlite":
-        return type_coerce(column, NullType()), _utc_from_sqlite_text
+        # The offset is appended by SQLite (in C), so parsing gives the UTC singleton directly.
+        return type_coerce(column, String()).concat("+00:00"), datetime.fromisoformat
     return column, _unchanged
+
+
+def _stream(session: Session, query: Select[Any]) -> Iterator[Sequence[Any]]:
+    """The rows of ``query`` as plain tuples, fetched a batch at a time.
+
+    On SQLite straight from the driver's cursor: at a million rows, building SQLAlchemy's
+    Row objects costs as much as SQLite's own work. The columns must need no result
+    processing (see :func:`_utc_column`).
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        fetched = session.connection().execute(
+            query.execution_options(yield_per=LoadTuning.yield_per)
+        )
+        return itertools.chain.from_iterable(fetched.partitions())
+    return itertools.chain.from_iterable(_driver_batches(session, query))
+
+
+def _driver_batches(session: Session, query: Select[Any]) -> Iterator[Sequence[Any]]:
+    result = session.connection().execute(query)
+    cursor = result.cursor  # parameters bound by SQLAlchemy, rows read from the driver
+    try:
+        while batch := cursor.fetchmany(LoadTuning.yield_per):
+            yield batch
+    finally:
+        result.close()
 
 
 def _utc_from_sqlite_text(value: str) -> datetime:
@@ -167,10 +195,27 @@ def _load_messages(
     until: datetime,
     facts: ProjectFacts,
 ) -> None:
+    """The project's rechecks, its results (a million rows), then every account's activity.
+
+    On SQLite the covering index ``ix_review_messages_judge`` answers these queries without
+    reading message text.
+    """
     posted_column, to_utc = _utc_column(session, ReviewMessage.date)
+    for number, ps, raw_posted, target in session.execute(
+        select(
+            Change.number, ReviewMessage.patch_set_number, posted_column, ReviewMessage.ci_account
+        )
+        .join(Change, Change.id == ReviewMessage.change_pk)
+        .where(
+            Change.project == project,
+            ReviewMessage.parse_status == "recheck",
+            ReviewMessage.date < until,
+            ReviewMessage.patch_set_number.is_not(None),
+        )
+    ):
+        facts.rechecks[(number, ps)].append(RecheckFact(number, ps, to_utc(raw_posted), target))
     query = (
         select(
-            Change.project,
             Change.number,
             ReviewMessage.patch_set_number,
             posted_column,
@@ -179,94 +224,120 @@ def _load_messages(
             ReviewMessage.parse_status,
             ReviewMessage.job_urls,
             type_coerce(ReviewMessage.all_jobs_failed, NullType()),  # bool() below, no processor
-            ReviewMessage.gerrit_id,
-            ReviewMessage.author_name,
         )
         .join(Change, Change.id == ReviewMessage.change_pk)
         .where(
-            ReviewMessage.parse_status.in_(("result", "unparseable", "recheck", "ci_other")),
+            Change.project == project,
+            ReviewMessage.parse_status.in_(("result", "unparseable")),
             ReviewMessage.date < until,
-            Change.project.in_([p for p in (project, sandbox_project) if p]),
+            ReviewMessage.ci_account.is_not(None),
+            ReviewMessage.patch_set_number.is_not(None),
         )
     )
-    seen_by_account: dict[str, _Seen] = {}
     # One string object per account and result, not one per row: a million facts share them.
-    shared: dict[str, str] = {}
-    names = facts.names
-    fetched = session.connection().execute(query.execution_options(yield_per=LoadTuning.yield_per))
-    # Whole partitions: SQLAlchemy's row-at-a-time iteration costs more than the row itself.
-    for (
-        msg_project,
-        number,
-        ps,
-        raw_posted,
-        account,
-        result,
-        status,
-        urls,
-        failed_all,
-        gid,
-        author_name,
-    ) in itertools.chain.from_iterable(fetched.partitions()):
-        posted = to_utc(raw_posted)
-        if status == "recheck":
-            if msg_project == project and ps is not None:
-                facts.rechecks[(number, ps)].append(RecheckFact(number, ps, posted, account))
-            continue
-        if account is None:
-            continue
-        seen = seen_by_account.get(account)
-        if seen is None:
-            account = shared.setdefault(account, account)
-            seen = seen_by_account[account] = _Seen(account, posted, facts.results[account])
-            if author_name:
-                names.setdefault(account, author_name)
-        else:
-            account = seen.account
-            if posted < seen.anywhere:
-                seen.anywhere = posted
-            if author_name and account not in names:
-                names[account] = author_name
-        if msg_project != project:
-            if seen.sandbox is None or posted < seen.sandbox:
-                seen.sandbox = posted
-            continue
-        if status == "ci_other" or ps is None:
-            continue
-        if seen.result is None or posted < seen.result:
-            seen.result = posted
-        result = result or "UNKNOWN"
-        seen.results.append(
+    shared: dict[str | None, str] = {None: "UNKNOWN"}
+    results = facts.results
+    for number, ps, raw_posted, account, result, status, urls, failed_all in _stream(
+        session, query
+    ):
+        account = shared.setdefault(account, account)
+        results[account].append(
             ResultFact(
                 account,
                 number,
                 ps,
-                posted,
+                to_utc(raw_posted),
                 shared.setdefault(result, result),
-                tuple(urls.split("\n")) if urls else (),
+                urls or "",
                 status == "result",
-                gid,
+                "",
                 bool(failed_all),
             )
         )
+    _load_activity(session, project, [p for p in (project, sandbox_project) if p], until, facts)
+
+
+def _load_activity(
+    session: Session, project: str, projects: list[str], until: datetime, facts: ProjectFacts
+) -> None:
+    """Per account: first comment anywhere, on the sandbox, first project result; its name.
+
+    Called once the results are loaded: their earliest is found in memory, the rest (other
+    pipelines' reports, sandbox comments: few rows) is aggregated by the database. Every
+    account seen gets a (maybe empty) list of results: a CI that only commented on the sandbox,
+    or only in other pipelines, is still reported.
+    """
+    first: dict[str, list[datetime | None]] = {
+        account: [None, None, min(map(_POSTED, results)) if results else None]
+        for account, results in facts.results.items()
+    }
+    others = (
+        select(ReviewMessage.ci_account, Change.project, func.min(ReviewMessage.date))
+        .join(Change, Change.id == ReviewMessage.change_pk)
+        .where(
+            ReviewMessage.ci_account.is_not(None),
+            ReviewMessage.date < until,
+            or_(
+                and_(Change.project == project, ReviewMessage.parse_status == "ci_other"),
+                and_(
+                    Change.project.in_([p for p in projects if p != project]),
+                    ReviewMessage.parse_status.in_(("result", "unparseable", "ci_other")),
+                ),
+            ),
+        )
+        .group_by(ReviewMessage.ci_account, Change.project)
+    )
+    for account, msg_project, earliest in session.execute(others):
+        if account is None:  # excluded by the query; the column type allows it
+            continue
+        seen = first.setdefault(account, [None, None, None])
+        if msg_project != project:
+            seen[1] = _earliest(seen[1], _as_utc(earliest))
+        else:
+            seen[0] = _earliest(seen[0], _as_utc(earliest))
+    # DISTINCT, not GROUP BY: the database keeps a few (account, name) pairs instead of
+    # sorting a million rows.
+    for account, name in session.execute(
+        select(ReviewMessage.ci_account, ReviewMessage.author_name)
+        .distinct()
+        .join(Change, Change.id == ReviewMessage.change_pk)
+        .where(
+            Change.project.in_(projects),
+            ReviewMessage.parse_status.in_(("result", "unparseable", "ci_other")),
+            ReviewMessage.date < until,
+            ReviewMessage.ci_account.is_not(None),
+            ReviewMessage.author_name.is_not(None),
+        )
+    ):
+        if account and name:  # never None (the query says so); the column types allow it
+            facts.names.setdefault(account, name)
+    for account in first:
+        facts.results.setdefault(account, [])
     facts.activity = {
-        account: (seen.anywhere.date(), _day(seen.sandbox), _day(seen.result))
-        for account, seen in seen_by_account.items()
+        account: (
+            _day(_earliest(_earliest(anywhere, sandbox), result)),
+            _day(sandbox),
+            _day(result),
+        )
+        for account, (anywhere, sandbox, result) in first.items()
     }
 
 
-class _Seen:
-    """One account while messages are read: its earliest comment anywhere, on the sandbox
-    and as a project result (datetimes: cheaper to compare than a date of every row)."""
+def _as_utc(value: datetime | str | None) -> datetime | None:
+    """An aggregate's datetime: on SQLite, min() of a datetime column is its stored text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _utc_from_sqlite_text(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
-    __slots__ = ("account", "anywhere", "result", "results", "sandbox")
 
-    def __init__(self, account: str, posted: datetime, results: list[ResultFact]) -> None:
-        self.account = account  # the one string object every fact of the account shares
-        self.anywhere = posted
-        self.sandbox: datetime | None = None
-        self.result: datetime | None = None
-        self.results = results  # the account's list in ProjectFacts.results
+def _earliest(current: datetime | None, candidate: datetime | None) -> datetime | None:
+    if current is None:
+        return candidate
+    if candidate is None:
+        return current
+    return min(current, candidate)
 
 
 def _day(moment: datetime | None) -> date | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from driverci.audit.attribution import CiAttributor, CiIdentity, attribute_author, looks_like_ci
@@ -104,11 +104,17 @@ class ParsedComment:
     result: OverallResult
     jobs: tuple[JobResult, ...]
     kind: CommentKind
-    wiki_links: tuple[str, ...]
     #: False when the message looks like a CI report but no result could be read from it.
     is_parseable: bool
     #: Which rule decided ``result`` (explains a figure down to the message).
     result_source: ResultSource
+    #: The message after its "Patch Set N:" header line.
+    body: str = field(default="", repr=False)
+
+    @property
+    def wiki_links(self) -> tuple[str, ...]:
+        """Links to the CI's wiki page in the message (found when asked: ingest never asks)."""
+        return _wiki_links(self.body)
 
     @property
     def is_report(self) -> bool:
@@ -228,7 +234,7 @@ def parse_ci_message(
         result=result,
         jobs=jobs,
         kind=kind,
-        wiki_links=_wiki_links(body),
         is_parseable=not (kind == "result" and result == "UNKNOWN"),
         result_source=source,
+        body=body,
     )

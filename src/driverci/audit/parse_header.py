@@ -7,6 +7,7 @@ Gerrit 2.4-2.7 wrote the value's description instead ("Patch Set 1: Verified", "
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -43,6 +44,13 @@ class MessageHeader:
     body_start: int
 
 
+@functools.lru_cache(maxsize=4096)
+def _vote_items(rest: str) -> tuple[tuple[str, int], ...]:
+    # Few distinct vote lines exist ("Verified+1", "Code-Review+2 Workflow+1" ...): a million
+    # CI comments are read with a few hundred parses.
+    return tuple(_parse_votes(rest).items())
+
+
 def _parse_votes(rest: str) -> dict[str, int]:
     votes: dict[str, int] = {}
     for token in rest.split():
@@ -68,6 +76,6 @@ def split_header(text: str) -> MessageHeader:
     rest = match.group(2)
     return MessageHeader(
         patch_set=int(match.group(1)),
-        votes=_parse_votes(rest) if rest else {},
+        votes=dict(_vote_items(rest)) if rest else {},
         body_start=match.end(),
     )

@@ -16,6 +16,7 @@ a subset. Results are kept as written; comparisons use their upper-case form.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -63,15 +64,15 @@ NEUTRAL_JOB_RESULTS: frozenset[str] = frozenset({"SUCCESS", "SKIPPED"})
 
 _KNOWN_ALTERNATION = "|".join(sorted(KNOWN_JOB_RESULTS, key=len, reverse=True))
 
-# Groups: bullet, link_name/link_url (markdown link), name, url (optional), result, rest.
+# One line (no newline in it). Groups: bullet, link_name/link_url (markdown link), name, url
+# (optional), result, rest.
 # A result is an upper-case word (anything Zuul may add later) or a known word in any case.
 _JOB_LINE = re.compile(
     r"^[ \t>]*(?:(?P<bullet>[-*+\u2022]|\d{1,3}[.)])[ \t]+)?"
     r"(?:\[(?P<link_name>[^\]\s]+)\]\((?P<link_url>https?://[^\s)]+)\)"
     r"|(?P<name>\S+?)(?:[ \t]+<?(?P<url>https?://[^\s>]+)>?)?)"
     r"[ \t]+:[ \t]*\**(?P<result>[A-Z][A-Z_]+|(?i:" + _KNOWN_ALTERNATION + r"))\**(?!\w)"
-    r"(?P<rest>[^\n]*)$",
-    re.MULTILINE,
+    r"(?P<rest>[^\n]*)$"
 )
 _DURATION = re.compile(
     r"[ \t]*in[ \t]+(?=\d)(?:(?P<h>\d+)[ \t]*h[ \t]*)?(?:(?P<m>\d+)[ \t]*m(?:in)?[ \t]*)?"
@@ -159,17 +160,24 @@ def _job_from_match(match: re.Match[str]) -> JobResult | None:
             return None
         if not name:
             return None
+    duration_seconds, non_voting, comment = _after_result(rest) if rest else (None, False, "")
+    return JobResult(name, url, result, duration_seconds, non_voting, comment)
+
+
+@functools.lru_cache(maxsize=65536)
+def _after_result(rest: str) -> tuple[int | None, bool, str]:
+    """Duration, "(non-voting)" and comment of the text after a job's result.
+
+    Memoised: that text repeats across comments (" in 1h 02m 03s", " in 45m 10s (non-voting)").
+    """
     duration_seconds: int | None = None
-    non_voting = False
-    if rest:
-        duration = _DURATION.match(rest)
-        if duration is not None and (duration_seconds := _seconds(duration)) is not None:
-            rest = rest[duration.end() :]
-        if _NON_VOTING in rest:
-            non_voting = True
-            rest = rest.replace(_NON_VOTING, "", 1)
-        rest = rest.strip()
-    return JobResult(name, url, result, duration_seconds, non_voting, rest)
+    duration = _DURATION.match(rest)
+    if duration is not None and (duration_seconds := _seconds(duration)) is not None:
+        rest = rest[duration.end() :]
+    non_voting = _NON_VOTING in rest
+    if non_voting:
+        rest = rest.replace(_NON_VOTING, "", 1)
+    return duration_seconds, non_voting, rest.strip()
 
 
 def extract_jobs(text: str) -> tuple[JobResult, ...]:
@@ -178,10 +186,13 @@ def extract_jobs(text: str) -> tuple[JobResult, ...]:
     if " :" not in text and "\t:" not in text:
         return ()
     jobs = []
-    for match in _JOB_LINE.finditer(text):
-        job = _job_from_match(match)
-        if job is not None:
-            jobs.append(job)
+    # Line by line, and only lines that can hold one: a MULTILINE search would try the
+    # pattern at every character of the message.
+    for line in text.split("\n"):
+        if (" :" in line or "\t:" in line) and (match := _JOB_LINE.match(line)) is not None:
+            job = _job_from_match(match)
+            if job is not None:
+                jobs.append(job)
     return tuple(jobs)
 
 

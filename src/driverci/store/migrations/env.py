@@ -7,11 +7,20 @@ Run through :func:`driverci.store.db.migrate`, which hands over an open connecti
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import Connection
 
 from driverci.store.db import make_engine
-from driverci.store.models import Base
+from driverci.store.models import Base, exists_on
+
+
+def include_object_for(dialect: str) -> Any:
+    def include_object(obj: Any, name: str | None, type_: str, *_: Any) -> bool:
+        return exists_on(dialect, type_, name)
+
+    return include_object
 
 
 def _run(connection: Connection) -> None:
@@ -21,6 +30,7 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things; batch mode rebuilds tables for later migrations.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object_for(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

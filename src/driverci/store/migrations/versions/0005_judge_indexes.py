@@ -1,0 +1,58 @@
+"""Review-message indexes for what the judge reads, not for what nobody reads.
+
+Dropped: the (author, date) and (CI account, date) indexes. No query selects messages by
+author or CI (the judge loads a window's results in one pass and groups them in memory); each
+cost a B-tree insert per message, and at a million messages they outgrew SQLite's page cache,
+so a bulk load slowed down as it grew.
+
+Added on SQLite: a covering index of the columns the judge loads. SQLite keeps a message's
+text inside its row, so scanning a year of results read about 800 MB of message text; the
+index answers the scan from about a fifth of that. Its key starts with the change, which
+grows as messages are collected, so new entries land at the end. PostgreSQL plans this scan
+differently and is left as it was.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-25
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# As in driverci.store.models.JUDGE_INDEX_COLUMNS at this revision (migrations never import
+# models: a later change to the model must not rewrite history).
+JUDGE_INDEX_COLUMNS = [
+    "change_pk",
+    "parse_status",
+    "date",
+    "ci_account",
+    "result",
+    "patch_set_number",
+    "all_jobs_failed",
+    "job_urls",
+    "author_name",
+]
+
+
+def upgrade() -> None:
+    op.drop_index("ix_review_messages_author_date", table_name="review_messages")
+    op.drop_index("ix_review_messages_ci_date", table_name="review_messages")
+    if op.get_bind().dialect.name == "sqlite":
+        op.create_index("ix_review_messages_judge", "review_messages", JUDGE_INDEX_COLUMNS)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        op.drop_index("ix_review_messages_judge", table_name="review_messages")
+    op.create_index("ix_review_messages_ci_date", "review_messages", ["ci_account", "date"])
+    op.create_index(
+        "ix_review_messages_author_date", "review_messages", ["author_username", "date"]
+    )
