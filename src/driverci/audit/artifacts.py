@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from driverci.audit.load import job_urls
+from driverci.audit.load import split_links
 from driverci.audit.probe import ArtifactProber, ProbeLimits, ProbeResult
 from driverci.store.db import Store
 from driverci.store.models import ArtifactProbe, Change, ReviewMessage
@@ -36,7 +36,7 @@ class ArtifactSurvey:
         """One link per result comment in the window, except the reference (upstream) CIs'."""
         with self.store.transaction() as session:
             rows = session.execute(
-                select(ReviewMessage.jobs_json)
+                select(ReviewMessage.job_urls)
                 .join(Change, Change.id == ReviewMessage.change_pk)
                 .where(
                     Change.project == project,
@@ -46,7 +46,7 @@ class ArtifactSurvey:
                     ReviewMessage.ci_account.not_in(list(skip_accounts)),
                 )
             ).all()
-            links = sorted({urls[0] for (jobs,) in rows if (urls := job_urls(jobs))})
+            links = sorted({urls[0] for (jobs,) in rows if (urls := split_links(jobs))})
             recent: set[str] = set()
             for start in range(0, len(links), 2000):
                 chunk = links[start : start + 2000]

@@ -37,15 +37,9 @@ class ProjectFacts:
     names: dict[str, str] = field(default_factory=dict)  # account -> display name seen
 
 
-def job_urls(jobs_json: str | None) -> tuple[str, ...]:
-    if not jobs_json:
-        return ()
-    return tuple(job[1] for job in json.loads(jobs_json) if job[1])
-
-
-def all_jobs_failed(jobs_json: str | None) -> bool:
-    jobs = json.loads(jobs_json) if jobs_json else []
-    return bool(jobs) and all(job[2] != "SUCCESS" for job in jobs)
+def split_links(job_urls: str | None) -> tuple[str, ...]:
+    """A message's stored ``job_urls`` (one link per line) as a tuple."""
+    return tuple(job_urls.split("\n")) if job_urls else ()
 
 
 class LoadTuning:

@@ -185,7 +185,9 @@ class ReviewMessage(Base):
     ci_account: Mapped[str | None] = mapped_column(String(255))
     result: Mapped[str | None] = mapped_column(String(32))
     parse_status: Mapped[str] = mapped_column(String(32), default="unparsed")
-    #: The job lines the parser found: JSON list of [name, url, result, seconds, non_voting].
+    #: The job lines as JSON ([name, url, result, seconds, non_voting] each), as stores written
+    #: before revision 0005 hold them. No longer written: the message can be parsed again, and
+    #: what the judge reads of the lines is in the two columns below.
     jobs_json: Mapped[str | None] = mapped_column(Text)
     #: What the judge needs of those lines, as plain columns so that loading a year of results
     #: parses no JSON: the result links in job order, one per line (None without links) ...

@@ -60,7 +60,6 @@ class MessageRow:
     ci_account: str | None = None
     result: str | None = None
     parse_status: str = "unparsed"
-    jobs_json: str | None = None
     job_urls: str | None = None  # the jobs' result links, newline-separated
     all_jobs_failed: bool = False
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from driverci.audit.load import job_urls
+from driverci.audit.load import split_links
 from driverci.store.models import Change, PatchSet, PatchSetFile, ReviewMessage
 from driverci.web.data import Analysis, DashboardData, not_expected_reason
 from driverci.web.models import ChangeCi, ChangeDetail
@@ -40,7 +40,7 @@ def change_detail(data: DashboardData, analysis: Analysis, number: int) -> Chang
                 ReviewMessage.result,
                 ReviewMessage.parse_status,
                 ReviewMessage.date,
-                ReviewMessage.jobs_json,
+                ReviewMessage.job_urls,
             )
             .where(
                 ReviewMessage.change_pk == change.id,
@@ -60,7 +60,7 @@ def change_detail(data: DashboardData, analysis: Analysis, number: int) -> Chang
             if status == "recheck" and ci_account in (None, account):
                 asked = max(asked, posted)
             elif status != "recheck" and ci_account == account:
-                reports.append((posted, result or "UNKNOWN", job_urls(jobs)))
+                reports.append((posted, result or "UNKNOWN", split_links(jobs)))
         deadline = asked + timedelta(hours=policy.deadline_hours(asked))
         entry = ChangeCi(
             account=account,
