@@ -45,7 +45,7 @@ def _line(what: str, value: str, target: str) -> None:
     print(f"{what:<52} {value:>14}   target {target}")
 
 
-def bench_ingest(tmp: Path, shape: DumpShape) -> Path:
+def bench_ingest(tmp: Path, shape: DumpShape, keep_dump: bool = False) -> Path:
     from driverci.audit.collect import collect_dump
     from driverci.audit.ingest import Ingestor
     from driverci.registry.loader import load_registry
@@ -69,6 +69,8 @@ def bench_ingest(tmp: Path, shape: DumpShape) -> Path:
     # measured, and the ingest looks faster than it is.
     os.sync()
     seconds = time.perf_counter() - began
+    if not keep_dump:
+        dump.unlink()  # scratch, and 600 MiB the page cache need not keep
     _line(
         f"ingest {collected.messages_new} messages from the dump",
         f"{seconds:.1f} s",
@@ -124,7 +126,7 @@ def evaluate_in_this_process(db: Path, changes: int) -> dict[str, Any]:
     }
 
 
-def bench_evaluate(db: Path, shape: DumpShape) -> None:
+def _evaluate_child(db: Path, shape: DumpShape) -> dict[str, Any]:
     child = subprocess.run(
         [
             sys.executable,
@@ -135,19 +137,26 @@ def bench_evaluate(db: Path, shape: DumpShape) -> None:
         capture_output=True,
         text=True,
     )
-    figures = json.loads(child.stdout.strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def bench_evaluate(db: Path, shape: DumpShape) -> None:
+    # Twice, each in a fresh process: right after the ingest part of the store may be out of
+    # the page cache (this machine's cache is small), then as a judge that keeps running sees it.
+    first = _evaluate_child(db, shape)
+    again = _evaluate_child(db, shape)
     _line(
-        f"evaluate all {figures['systems']} CIs over the year (load+judge)",
-        f"{figures['report_seconds']:.1f} s",
+        f"evaluate all {first['systems']} CIs over the year, first run",
+        f"{first['report_seconds']:.1f} s",
         "< 10 s",
     )
-    _line(
-        "peak memory of that evaluation (ru_maxrss)", f"{figures['report_rss_mib']} MiB", "< 1 GiB"
-    )
-    _line("LiveJudge: load the year once", f"{figures['live_load_seconds']:.1f} s", "(once)")
+    _line("  again (store in the page cache)", f"{again['report_seconds']:.1f} s", "< 10 s")
+    _line("peak memory of that evaluation (ru_maxrss)", f"{first['report_rss_mib']} MiB", "< 1 GiB")
+    _line("LiveJudge: load the year once", f"{again['live_load_seconds']:.1f} s", "(once)")
     _line(
         "re-evaluate one CI after one new event (median)",
-        f"{figures['live_evaluate_ms']:.1f} ms",
+        f"{again['live_evaluate_ms']:.1f} ms",
         "< 50 ms",
     )
 
@@ -247,7 +256,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-judge-") as scratch:
         tmp = args.keep or Path(scratch)
         tmp.mkdir(parents=True, exist_ok=True)
-        db = bench_ingest(tmp, shape)
+        db = bench_ingest(tmp, shape, keep_dump=args.keep is not None)
         bench_evaluate(db, shape)
         if not args.skip_rest:
             bench_rest(tmp)
