@@ -8,10 +8,10 @@ timezone-aware UTC datetimes here.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from driverci.errors import PayloadError
 
@@ -47,7 +47,19 @@ def to_utc_datetime(value: Any) -> Any:
     return value
 
 
-GerritTime = Annotated[datetime, BeforeValidator(to_utc_datetime)]
+def _as_utc(value: datetime) -> datetime:
+    """After pydantic's own parsing (in Rust, both Gerrit formats): naive means UTC, and a zero
+    offset is the standard library's ``UTC`` (pydantic gives epoch seconds its own zone)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    if value.tzinfo is not UTC and value.utcoffset() == _ZERO:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+_ZERO = timedelta(0)
+
+GerritTime = Annotated[datetime, AfterValidator(_as_utc)]
 """A timestamp field accepting both Gerrit time formats; always an aware UTC datetime."""
 
 
