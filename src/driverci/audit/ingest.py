@@ -344,9 +344,7 @@ class Ingestor:
             for change in batch:
                 pk = change_pks[(change.row.project, change.row.number)]
                 for msg in change.messages:
-                    account, result, status, urls, all_failed = (
-                        msg.classified or self.classify(msg)
-                    )
+                    account, result, status, urls, all_failed = msg.classified or self.classify(msg)
                     counts.ci_results += status == "result"
                     counts.unparseable += status == "unparseable"
                     counts.rechecks += status == "recheck"
