@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +46,10 @@ class FileRow:
     lines_deleted: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class MessageRow:
+class MessageRow(NamedTuple):
+    """One review message; a named tuple because a dump brings a million of them, and its
+    fields in order are the statement's parameters."""
+
     change_pk: int
     gerrit_id: str
     date: dt.datetime
