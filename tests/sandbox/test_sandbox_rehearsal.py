@@ -7,6 +7,7 @@ One rehearsal runs for the module; each test reads one thing a user would check.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 from collections.abc import Iterator
@@ -33,20 +34,23 @@ class Rehearsed:
 
 @pytest.fixture(scope="module")
 def rehearsed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsed]:
-    state = tmp_path_factory.mktemp("sandbox") / "state"
+    base = tmp_path_factory.mktemp("sandbox")
     output = io.StringIO()
     console = Console(file=output, width=200, color_system=None)
-    source = prepare_source(
-        fake=True,
-        fast=False,
-        version="0",
-        cache_dir=Path("/nonexistent"),
-        state_dir=state,
-        out=console,
-    )
-    result = asyncio.run(Rehearsal(state, source, console).run())
-    print_result(result, console)
-    yield Rehearsed(result, output.getvalue(), state)
+    # A relative state directory, as `driverci sandbox` has by default.
+    with contextlib.chdir(base):
+        state = Path("state")
+        source = prepare_source(
+            fake=True,
+            fast=False,
+            version="0",
+            cache_dir=Path("/nonexistent"),
+            state_dir=state,
+            out=console,
+        )
+        result = asyncio.run(Rehearsal(state, source, console).run())
+        print_result(result, console)
+    yield Rehearsed(result, output.getvalue(), base / "state")
 
 
 def test_the_breaking_patch_fails_and_its_link_shows_the_failing_test(rehearsed: Rehearsed) -> None:

@@ -30,6 +30,8 @@ def prepare_source(
     fake: bool, fast: bool, version: str, cache_dir: Path, state_dir: Path, out: Console
 ) -> SourceTree:
     """Real Ironic (sdist + cached venv, with a live status line) or the tests' fake tree."""
+    # Absolute paths: the jobs and git run in other directories than ours.
+    state_dir, cache_dir = state_dir.resolve(), cache_dir.resolve()
     if fake:
         return fake_ironic(state_dir.parent / f".{state_dir.name}-source")
     out.rule(f"[bold]0. Ironic {version} from PyPI and the job environment (cached in {cache_dir})")

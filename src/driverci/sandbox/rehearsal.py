@@ -148,7 +148,7 @@ class Rehearsal:
     SANDBOX_CHECK = True  # also run `driverci ci check` on opendev/ci-sandbox (the milestone)
 
     def __init__(self, state_dir: Path, source: SourceTree, console: Console) -> None:
-        self.state_dir = state_dir
+        self.state_dir = state_dir.resolve()  # jobs and git run elsewhere than we do
         self.source = source
         self.console = console
         self.timings: dict[str, float] = {}
