@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from driverci.audit.load import split_links
+from driverci.audit.facts import split_links
 from driverci.audit.probe import ArtifactProber, ProbeLimits, ProbeResult
 from driverci.store.db import Store
 from driverci.store.models import ArtifactProbe, Change, ReviewMessage

@@ -12,6 +12,11 @@ from datetime import datetime
 from typing import NamedTuple
 
 
+def split_links(job_urls: str | None) -> tuple[str, ...]:
+    """Result links stored one per line (``job_urls``) as a tuple."""
+    return tuple(job_urls.split("\n")) if job_urls else ()
+
+
 @dataclass(frozen=True, slots=True)
 class PatchSetFact:
     project: str
@@ -50,7 +55,7 @@ class ResultFact(NamedTuple):
 
     @property
     def urls(self) -> tuple[str, ...]:
-        return tuple(self.job_urls.split("\n")) if self.job_urls else ()
+        return split_links(self.job_urls)
 
 
 @dataclass(frozen=True, slots=True)

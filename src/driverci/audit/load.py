@@ -37,11 +37,6 @@ class ProjectFacts:
     names: dict[str, str] = field(default_factory=dict)  # account -> display name seen
 
 
-def split_links(job_urls: str | None) -> tuple[str, ...]:
-    """A message's stored ``job_urls`` (one link per line) as a tuple."""
-    return tuple(job_urls.split("\n")) if job_urls else ()
-
-
 class LoadTuning:
     """Rows fetched per round trip: streamed, so a year of messages is never all in memory."""
 
@@ -286,9 +281,9 @@ def _load_activity(
             continue
         seen = first.setdefault(account, [None, None, None])
         if msg_project != project:
-            seen[1] = _earliest(seen[1], _as_utc(earliest))
+            seen[1] = _earliest(seen[1], _aggregate_utc(earliest))
         else:
-            seen[0] = _earliest(seen[0], _as_utc(earliest))
+            seen[0] = _earliest(seen[0], _aggregate_utc(earliest))
     # DISTINCT, not GROUP BY: the database keeps a few (account, name) pairs instead of
     # sorting a million rows.
     for account, name in session.execute(
@@ -317,7 +312,7 @@ def _load_activity(
     }
 
 
-def _as_utc(value: datetime | str | None) -> datetime | None:
+def _aggregate_utc(value: datetime | str | None) -> datetime | None:
     """An aggregate's datetime: on SQLite, min() of a datetime column is its stored text."""
     if value is None:
         return None

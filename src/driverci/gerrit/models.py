@@ -12,7 +12,6 @@ from driverci.gerrit.models_base import (
     format_query_time,
     load_rest_json,
     strip_json_magic,
-    to_utc_datetime,
 )
 from driverci.gerrit.models_events import (
     EVENT_TYPES,
@@ -127,5 +126,4 @@ __all__ = [
     "parse_messages",
     "parse_query_output",
     "strip_json_magic",
-    "to_utc_datetime",
 ]

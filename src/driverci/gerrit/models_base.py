@@ -25,28 +25,6 @@ class GerritModel(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
-def to_utc_datetime(value: Any) -> Any:
-    """Turn a Gerrit timestamp (REST string, epoch seconds, or datetime) into an aware UTC one.
-
-    Anything unrecognised is passed through for pydantic to reject with its own message.
-    """
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str):
-        if value.isdigit():  # Gerrit 2.x dumps sometimes carry epoch seconds as strings
-            return datetime.fromtimestamp(int(value), UTC)
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-    return value
-
-
 def _as_utc(value: datetime) -> datetime:
     """After pydantic's own parsing (in Rust, both Gerrit formats): naive means UTC, and a zero
     offset is the standard library's ``UTC`` (pydantic gives epoch seconds its own zone)."""

@@ -130,9 +130,7 @@ class Developer:
     def __init__(self, gerrit: SandboxGerrit, workdir: Path, username: str = DEVELOPER) -> None:
         self.gerrit = gerrit
         self.username = username
-        # Absolute: git runs in the clone's parent until the clone exists, so a relative path
-        # would be taken from there.
-        self.clone = workdir.resolve() / "ironic"
+        self.clone = workdir / "ironic"
 
     async def git(self, *args: str, auth: bool = False) -> str:
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}

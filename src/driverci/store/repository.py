@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from sqlalchemy import Dialect, Table, delete, func, select, update
+from sqlalchemy import Boolean, Dialect, Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,7 @@ from driverci.store.models import (
     PatchSet,
     PatchSetFile,
     ReviewMessage,
+    UTCDateTime,
 )
 from driverci.store.rows import (
     ChangeRow,
@@ -184,21 +185,17 @@ def _insert_messages_sqlite(session: Session, table: Table, rows: Sequence[Messa
     """The same INSERT through sqlite3's executemany, in the session's transaction.
 
     At a million messages SQLAlchemy's per-row parameter handling costs more than SQLite's
-    own insert; values still pass through each column type's bind processor (UTC datetimes).
+    own insert; values still get what each column type needs (:func:`_sqlite_converter`).
     """
     if not rows:
         return 0
     names = list(MessageRow._fields)
     dialect = session.get_bind().dialect
-    processors = [
-        (index, processor)
+    converters = [
+        (index, convert)
         for index, name in enumerate(names)
-        if (processor := _bind_processor(table, name, dialect)) is not None
+        if (convert := _sqlite_converter(table, name, dialect)) is not None
     ]
-    date_index = names.index("date")
-    date_text = _fast_sqlite_datetime(table, dialect)
-    if date_text is not None:  # the one column needing work, done in C
-        processors = [(i, p) for i, p in processors if i != date_index]
     sql = (
         f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
         "ON CONFLICT (change_pk, gerrit_id) DO NOTHING"
@@ -209,19 +206,12 @@ def _insert_messages_sqlite(session: Session, table: Table, rows: Sequence[Messa
     cursor = driver.cursor()
     try:
         for batch in _batches(rows, BulkTuning.sqlite_batch_rows):
-            params: list[Any]
-            if date_text is not None:
-                params = [
-                    (*row[:date_index], date_text(row.date), *row[date_index + 1 :])
-                    for row in batch
-                ]
-            else:
-                params = list(batch)
-            if processors:
-                params = [list(param) for param in params]
-                for index, processor in processors:
-                    for param in params:
-                        param[index] = processor(param[index])
+            params = []
+            for row in batch:
+                values = list(row)
+                for index, convert in converters:
+                    values[index] = convert(values[index])
+                params.append(values)
             cursor.executemany(sql, params)
     finally:
         cursor.close()
@@ -238,14 +228,23 @@ def _utc_text(value: dt.datetime) -> str:
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def _fast_sqlite_datetime(table: Table, dialect: Dialect) -> Callable[[dt.datetime], str] | None:
-    """:func:`_utc_text` if it gives exactly what SQLAlchemy would store for ``date`` (a million
-    messages: its processor chain costs several microseconds each), else None."""
-    processor = _bind_processor(table, "date", dialect)
-    sample = dt.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=dt.timezone(dt.timedelta(hours=2)))
-    if processor is None or processor(sample) != _utc_text(sample):
+def _sqlite_converter(table: Table, column: str, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What a value of ``column`` needs before sqlite3 takes it; None when nothing.
+
+    SQLAlchemy's bind processor, except where a cheaper way stores the same thing (a million
+    messages: its processor chain costs several microseconds a value): sqlite3 stores a bool
+    as 0/1 itself, and :func:`_utc_text` formats UTCDateTime in C (checked against the
+    processor, so a different storage format falls back to it).
+    """
+    processor = _bind_processor(table, column, dialect)
+    column_type = table.c[column].type
+    if processor is None or isinstance(column_type, Boolean):
         return None
-    return _utc_text
+    if isinstance(column_type, UTCDateTime):
+        sample = dt.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+        if processor(sample) == _utc_text(sample):
+            return _utc_text
+    return processor
 
 
 def update_message_parse(session: Session, parses: Sequence[MessageParse]) -> int:

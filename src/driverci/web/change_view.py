@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from driverci.audit.load import split_links
+from driverci.audit.facts import split_links
 from driverci.store.models import Change, PatchSet, PatchSetFile, ReviewMessage
 from driverci.web.data import Analysis, DashboardData, not_expected_reason
 from driverci.web.models import ChangeCi, ChangeDetail
