@@ -30,6 +30,7 @@ from driverci.audit.ingest import (
     from_stream_change,
 )
 from driverci.errors import PayloadError
+from driverci.gctools import collect_young_cycles, cyclic_gc_paused
 from driverci.gerrit.models_rest import ChangeInfo, parse_change, parse_change_list
 from driverci.gerrit.models_stream import StreamChange
 from driverci.gerrit.rest import GerritRestClient
@@ -67,6 +68,18 @@ class CollectSummary:
         )
 
 
+@dataclass
+class _RunPosition:
+    """Where a REST run is: its query, the offset reached, when it began, and when the last
+    finished run began (kept until this one finishes, so an interrupted run changes nothing)."""
+
+    query: str
+    offset: int
+    started: datetime
+    last_updated: datetime | None
+    resumed: bool = False
+
+
 class RestCollector:
     """Backfill and incremental collection over REST."""
 
@@ -89,23 +102,41 @@ class RestCollector:
     ) -> CollectSummary:
         """Collect; ``stop_after_pages`` simulates an interruption (tests, benchmarks)."""
         summary = CollectSummary()
-        store = self.ingestor.store
-        with store.transaction() as session:
+        position = self._start_position(since)
+        summary.resumed = position.resumed
+        with cyclic_gc_paused():
+            await self._pages(position, summary, progress, stop_after_pages)
+        log.info("collected %s from %s (%s)", summary, self.client.base_url, position.query)
+        return summary
+
+    def _start_position(self, since: datetime | None) -> _RunPosition:
+        """Resume an interrupted run, else ask for what changed since the last finished one."""
+        with self.ingestor.store.transaction() as session:
             cursor = get_cursor(session, self.source, self.project)
-        position = json.loads(cursor.position) if cursor and cursor.position else None
-        if position is not None:
-            query, offset = position["query"], int(position["offset"])
-            started = datetime.fromisoformat(position["started"])
-            summary.resumed = True
-        else:
-            lower = since or (
-                cursor.last_updated - self.OVERLAP if cursor and cursor.last_updated else None
+        last_updated = cursor.last_updated if cursor else None
+        if cursor is not None and cursor.position:
+            saved = json.loads(cursor.position)
+            return _RunPosition(
+                saved["query"],
+                int(saved["offset"]),
+                datetime.fromisoformat(saved["started"]),
+                last_updated,
+                resumed=True,
             )
-            query = f"project:{self.project}"
-            if lower is not None:
-                query += f' after:"{lower.astimezone(UTC):%Y-%m-%d %H:%M:%S}"'
-            offset = 0
-            started = datetime.now(UTC)
+        lower = since or (last_updated - self.OVERLAP if last_updated else None)
+        query = f"project:{self.project}"
+        if lower is not None:
+            query += f' after:"{lower.astimezone(UTC):%Y-%m-%d %H:%M:%S}"'
+        return _RunPosition(query, 0, datetime.now(UTC), last_updated)
+
+    async def _pages(
+        self,
+        position: _RunPosition,
+        summary: CollectSummary,
+        progress: Progress | None,
+        stop_after_pages: int | None,
+    ) -> None:
+        query, offset = position.query, position.offset
         pages = 0
         # One page in flight ahead: Gerrit renders the next page while this one is stored.
         ahead: asyncio.Task[list[ChangeInfo]] | None = asyncio.create_task(
@@ -122,27 +153,29 @@ class RestCollector:
                 # Stored from a worker thread, so the event loop keeps fetching meanwhile.
                 summary.add(await asyncio.to_thread(self._store_page, changes))
                 offset += len(changes)
-                with store.transaction() as session:
-                    if more:
-                        set_cursor(
-                            session,
-                            self.source,
-                            self.project,
-                            cursor.last_updated if cursor else None,
-                            json.dumps(
-                                {"query": query, "offset": offset, "started": started.isoformat()}
-                            ),
-                        )
-                    else:
-                        set_cursor(session, self.source, self.project, started, None)
+                self._save_position(position, offset if more else None)
                 if progress:
                     progress(offset, None if more else offset)
+                collect_young_cycles()
         finally:
             if ahead is not None:  # interrupted: the page fetched ahead is not stored
                 ahead.cancel()
                 await asyncio.gather(ahead, return_exceptions=True)
-        log.info("collected %s from %s (%s)", summary, self.client.base_url, query)
-        return summary
+
+    def _save_position(self, position: _RunPosition, offset: int | None) -> None:
+        """Record the offset reached, or (``None``) that the run finished when it started."""
+        with self.ingestor.store.transaction() as session:
+            if offset is not None:
+                saved = {
+                    "query": position.query,
+                    "offset": offset,
+                    "started": position.started.isoformat(),
+                }
+                set_cursor(
+                    session, self.source, self.project, position.last_updated, json.dumps(saved)
+                )
+            else:
+                set_cursor(session, self.source, self.project, position.started, None)
 
     async def _page(self, query: str, offset: int) -> list[ChangeInfo]:
         return await self.client.query_changes(
@@ -296,19 +329,24 @@ def collect_dump(
     parallel = workers > 0 and _is_line_dump(path)
     if parallel:
         batch_size = min(batch_size, DumpTuning.batch_changes)
-    changes = read_dump_parallel(path, ingestor.registry, workers) if parallel else read_dump(path)
     summary = CollectSummary()
     batch: list[NormalizedChange] = []
     seen = 0
-    for change in changes:
-        batch.append(change)
-        if len(batch) >= batch_size:
-            summary.add(ingestor.write(batch))
-            seen += len(batch)
-            batch = []
-            if progress:
-                progress(seen, None)
-    summary.add(ingestor.write(batch))
+    # Paused before the workers fork, so they parse with it paused too.
+    with cyclic_gc_paused():
+        changes = (
+            read_dump_parallel(path, ingestor.registry, workers) if parallel else read_dump(path)
+        )
+        for change in changes:
+            batch.append(change)
+            if len(batch) >= batch_size:
+                summary.add(ingestor.write(batch))
+                seen += len(batch)
+                batch = []
+                if progress:
+                    progress(seen, None)
+                collect_young_cycles()
+        summary.add(ingestor.write(batch))
     if progress:
         progress(seen + len(batch), seen + len(batch))
     return summary

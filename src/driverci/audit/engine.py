@@ -16,9 +16,10 @@ from driverci.audit.evaluate import (
 )
 from driverci.audit.facts import PatchSetFact, Window
 from driverci.audit.governance import Activity, milestones_for, voting_recommendation
-from driverci.audit.load import ProjectFacts, cyclic_gc_paused, load_facts, upstream_results
+from driverci.audit.load import ProjectFacts, load_facts, upstream_results
 from driverci.audit.report import AuditReport, DriverReport, SystemReport
 from driverci.audit.verdict import RELIABLE, Verdict, judge_ci, judge_driver
+from driverci.gctools import cyclic_gc_paused
 from driverci.policy.schema import Policy
 from driverci.registry.schema import CISystem, Registry
 from driverci.store.db import Store

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import gc
 import itertools
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from operator import attrgetter
@@ -19,6 +17,7 @@ from sqlalchemy.types import NullType
 
 from driverci.audit.evaluate import UpstreamResult
 from driverci.audit.facts import PatchSetFact, ProbeFact, RecheckFact, ResultFact
+from driverci.gctools import cyclic_gc_paused
 from driverci.store.models import ArtifactProbe, Change, PatchSet, PatchSetFile, ReviewMessage
 
 Key = tuple[int, int]
@@ -41,23 +40,6 @@ class LoadTuning:
     """Rows fetched per round trip: streamed, so a year of messages is never all in memory."""
 
     yield_per = 20_000
-
-
-@contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a million facts are built or evaluated.
-
-    Facts and the figures computed from them form no reference cycles (reference counting
-    frees them), but every few hundred allocations the collector would walk all objects
-    built so far: a third of the load time, a fifth of a year's report. Nested use is fine.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def load_facts(

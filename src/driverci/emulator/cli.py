@@ -18,6 +18,7 @@ from rich.table import Table
 
 from driverci.emulator.state import EmulatorError, EmulatorState
 from driverci.errors import ConfigError, DriverCIError
+from driverci.gctools import freeze_long_lived
 from driverci.progress import StageProgress
 
 emulator_app = typer.Typer(
@@ -175,6 +176,7 @@ def serve(
 ) -> None:
     """Serve REST and git over HTTP, and stream-events, query, review and git over SSH."""
     with locked_state(state_dir) as state:
+        freeze_long_lived()  # the loaded state lives as long as the server
         asyncio.run(_serve(state, host, http_port, ssh_port))
 
 

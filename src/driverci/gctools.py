@@ -1,0 +1,39 @@
+"""Keep Python's cyclic garbage collector out of bulk work (loading, collecting, serving).
+
+Bulk work builds hundreds of thousands of short-lived, acyclic objects (parsed changes, rows,
+facts); reference counting frees them. The cyclic collector meanwhile wakes every few hundred
+allocations and, as objects survive, walks everything alive: measured at two thirds of the
+time to validate a page of changes and a third of the time to load a year of facts.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic collector for the block; nested use is fine. Long loops inside call
+    :func:`collect_young_cycles` between units of work so no garbage cycle outlives one."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def collect_young_cycles() -> None:
+    """Free cycles among objects made since the last collection (the young generations only:
+    cheap, as bulk work leaves few of them alive between units)."""
+    gc.collect(1)
+
+
+def freeze_long_lived() -> None:
+    """Move every object alive now out of the collector's sight (``gc.freeze``): for a server
+    whose large state, loaded once, would otherwise be walked again at every full collection."""
+    gc.collect()
+    gc.freeze()
