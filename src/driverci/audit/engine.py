@@ -73,6 +73,7 @@ class Judge:
                 self.registry.sandbox_project,
                 window.start - lookback,
                 window.end,
+                needs_name=self.registry.is_unregistered,
             )
         upstream: dict[Key, UpstreamResult] = {}
         for upstream_ci in self.registry.ci_systems:

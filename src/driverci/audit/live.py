@@ -53,6 +53,7 @@ class LiveJudge:
                 registry.sandbox_project,
                 self.window.start - lookback,
                 self.window.end,
+                needs_name=registry.is_unregistered,
             )
         self.facts = facts
         self._patch_sets: dict[Key, PatchSetFact] = {ps.key: ps for ps in facts.patch_sets}

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Select, String, and_, func, or_, select, type_coerce
+from sqlalchemy import Select, String, func, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
@@ -43,15 +43,29 @@ class LoadTuning:
 
 
 def load_facts(
-    session: Session, project: str, sandbox_project: str | None, since: datetime, until: datetime
+    session: Session,
+    project: str,
+    sandbox_project: str | None,
+    since: datetime,
+    until: datetime,
+    needs_name: Callable[[str], bool] | None = None,
 ) -> ProjectFacts:
-    """Facts for patch sets created in [since, until) and every CI message up to ``until``."""
+    """Facts for patch sets created in [since, until) and every CI message up to ``until``.
+
+    ``needs_name``: which accounts' display names to look up in their comments (default
+    all; the judge asks only for CIs the registry does not name).
+    """
     with cyclic_gc_paused():
-        return _load_facts(session, project, sandbox_project, since, until)
+        return _load_facts(session, project, sandbox_project, since, until, needs_name)
 
 
 def _load_facts(
-    session: Session, project: str, sandbox_project: str | None, since: datetime, until: datetime
+    session: Session,
+    project: str,
+    sandbox_project: str | None,
+    since: datetime,
+    until: datetime,
+    needs_name: Callable[[str], bool] | None,
 ) -> ProjectFacts:
     facts = ProjectFacts()
     for branch, created in session.execute(
@@ -106,6 +120,10 @@ def _load_facts(
             )
         )
     _load_messages(session, project, sandbox_project, until, facts)
+    projects = [p for p in (project, sandbox_project) if p]
+    _load_activity(session, project, projects, until, facts)
+    unnamed = [a for a in facts.results if needs_name is None or needs_name(a)]
+    _load_names(session, projects, until, unnamed, facts)
     _load_probes(session, facts)
     return facts
 
@@ -166,7 +184,7 @@ def _load_messages(
     until: datetime,
     facts: ProjectFacts,
 ) -> None:
-    """The project's rechecks, its results (a million rows), then every account's activity.
+    """The project's rechecks, then its results (a million rows).
 
     On SQLite the covering index ``ix_review_messages_judge`` answers these queries without
     reading message text.
@@ -225,13 +243,12 @@ def _load_messages(
                 bool(failed_all),
             )
         )
-    _load_activity(session, project, [p for p in (project, sandbox_project) if p], until, facts)
 
 
 def _load_activity(
     session: Session, project: str, projects: list[str], until: datetime, facts: ProjectFacts
 ) -> None:
-    """Per account: first comment anywhere, on the sandbox, first project result; its name.
+    """Per account: first comment anywhere, on the sandbox, first project result.
 
     Called once the results are loaded: their earliest is found in memory, the rest (other
     pipelines' reports, sandbox comments: few rows) is aggregated by the database. Every
@@ -242,46 +259,28 @@ def _load_activity(
         account: [None, None, min(map(_POSTED, results)) if results else None]
         for account, results in facts.results.items()
     }
-    others = (
-        select(ReviewMessage.ci_account, Change.project, func.min(ReviewMessage.date))
-        .join(Change, Change.id == ReviewMessage.change_pk)
-        .where(
-            ReviewMessage.ci_account.is_not(None),
-            ReviewMessage.date < until,
-            or_(
-                and_(Change.project == project, ReviewMessage.parse_status == "ci_other"),
-                and_(
-                    Change.project.in_([p for p in projects if p != project]),
-                    ReviewMessage.parse_status.in_(("result", "unparseable", "ci_other")),
-                ),
-            ),
-        )
-        .group_by(ReviewMessage.ci_account, Change.project)
-    )
-    for account, msg_project, earliest in session.execute(others):
-        if account is None:  # excluded by the query; the column type allows it
-            continue
-        seen = first.setdefault(account, [None, None, None])
-        if msg_project != project:
-            seen[1] = _earliest(seen[1], _aggregate_utc(earliest))
-        else:
-            seen[0] = _earliest(seen[0], _aggregate_utc(earliest))
-    # DISTINCT, not GROUP BY: the database keeps a few (account, name) pairs instead of
-    # sorting a million rows.
-    for account, name in session.execute(
-        select(ReviewMessage.ci_account, ReviewMessage.author_name)
-        .distinct()
-        .join(Change, Change.id == ReviewMessage.change_pk)
-        .where(
-            Change.project.in_(projects),
-            ReviewMessage.parse_status.in_(("result", "unparseable", "ci_other")),
-            ReviewMessage.date < until,
-            ReviewMessage.ci_account.is_not(None),
-            ReviewMessage.author_name.is_not(None),
-        )
-    ):
-        if account and name:  # never None (the query says so); the column types allow it
-            facts.names.setdefault(account, name)
+    # Two queries, not one with OR: each is an index seek on (change, parse status).
+    other_statuses = {
+        project: ("ci_other",),
+        **{p: ("result", "unparseable", "ci_other") for p in projects if p != project},
+    }
+    for msg_project, statuses in other_statuses.items():
+        for account, earliest in session.execute(
+            select(ReviewMessage.ci_account, func.min(ReviewMessage.date))
+            .join(Change, Change.id == ReviewMessage.change_pk)
+            .where(
+                Change.project == msg_project,
+                ReviewMessage.parse_status.in_(statuses),
+                ReviewMessage.date < until,
+                ReviewMessage.ci_account.is_not(None),
+            )
+            .group_by(ReviewMessage.ci_account)
+        ):
+            if account is None:  # excluded by the query; the column type allows it
+                continue
+            seen = first.setdefault(account, [None, None, None])
+            slot = 0 if msg_project == project else 1
+            seen[slot] = _earliest(seen[slot], _aggregate_utc(earliest))
     for account in first:
         facts.results.setdefault(account, [])
     facts.activity = {
@@ -292,6 +291,31 @@ def _load_activity(
         )
         for account, (anywhere, sandbox, result) in first.items()
     }
+
+
+def _load_names(
+    session: Session, projects: list[str], until: datetime, accounts: list[str], facts: ProjectFacts
+) -> None:
+    """The display name each of ``accounts`` commented under (the first comment found).
+
+    One query per account, stopping at its first comment: a CI comments often, so this is
+    far cheaper than collecting the names of a million comments.
+    """
+    for account in accounts:
+        name = session.execute(
+            select(ReviewMessage.author_name)
+            .join(Change, Change.id == ReviewMessage.change_pk)
+            .where(
+                Change.project.in_(projects),
+                ReviewMessage.parse_status.in_(("result", "unparseable", "ci_other")),
+                ReviewMessage.date < until,
+                ReviewMessage.ci_account == account,
+                ReviewMessage.author_name.is_not(None),
+            )
+            .limit(1)
+        ).scalar()
+        if name:
+            facts.names[account] = name
 
 
 def _aggregate_utc(value: datetime | str | None) -> datetime | None:

@@ -232,6 +232,10 @@ class Registry(_Strict):
                 return ci
         return None
 
+    def is_unregistered(self, account: str) -> bool:
+        """True when no CI of the registry posts as ``account``."""
+        return self.ci_by_account(account) is None
+
     def ci_by_name(self, name: str) -> CISystem | None:
         """The CI with this display name (a fallback when a payload lacks the username)."""
         return next((ci for ci in self.ci_systems if ci.name == name), None)

@@ -245,7 +245,14 @@ class DashboardData:
         judge = Judge(self.store, registry, self.policy, now)
         report = judge.report(window)
         with self.store.transaction() as session:
-            facts = load_facts(session, project, registry.sandbox_project, window.start, window.end)
+            facts = load_facts(
+                session,
+                project,
+                registry.sandbox_project,
+                window.start,
+                window.end,
+                needs_name=registry.is_unregistered,
+            )
         log.info(
             "analysed %s %s..%s: %d CIs, %d patch sets",
             project,
