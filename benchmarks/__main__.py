@@ -10,6 +10,8 @@ import time
 import traceback
 from pathlib import Path
 
+from benchmarks.common import print_machine_speed
+
 PACKAGE = "benchmarks"
 
 
@@ -42,6 +44,7 @@ def main() -> int:
     if not names:
         print("no benchmarks found")
         return 1
+    print_machine_speed()
     outcomes: dict[str, bool] = {}
     for name in names:
         print(f"\n{'=' * 78}\n== {name}\n{'=' * 78}", flush=True)

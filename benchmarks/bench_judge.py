@@ -27,6 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchmarks.common import print_machine_speed
 from benchmarks.gen_dump import DumpShape, dump_registry, last_moment, write_dump
 from driverci.audit.facts import PatchSetFact, ResultFact, Window
 
@@ -141,17 +142,24 @@ def _evaluate_child(db: Path, shape: DumpShape) -> dict[str, Any]:
     return figures
 
 
-def bench_evaluate(db: Path, shape: DumpShape) -> None:
-    # Twice, each in a fresh process: right after the ingest part of the store may be out of
-    # the page cache (this machine's cache is small), then as a judge that keeps running sees it.
+def bench_evaluate(db: Path, shape: DumpShape, warm_runs: int = 3) -> None:
+    # Each in a fresh process: right after the ingest part of the store may be out of the
+    # page cache (the cache may be small), then as a judge that keeps running sees it; the
+    # warm runs are repeated because a shared machine's speed varies from minute to minute.
     first = _evaluate_child(db, shape)
-    again = _evaluate_child(db, shape)
+    warm = [_evaluate_child(db, shape) for _ in range(warm_runs)]
+    again = warm[-1]
     _line(
         f"evaluate all {first['systems']} CIs over the year, first run",
         f"{first['report_seconds']:.1f} s",
         "< 10 s",
     )
-    _line("  again (store in the page cache)", f"{again['report_seconds']:.1f} s", "< 10 s")
+    warm_seconds = sorted(run["report_seconds"] for run in warm)
+    _line(
+        f"  again, store in the page cache (best of {warm_runs})",
+        f"{warm_seconds[0]:.1f} s",
+        f"< 10 s (all: {', '.join(f'{s:.1f}' for s in warm_seconds)})",
+    )
     _line("peak memory of that evaluation (ru_maxrss)", f"{first['report_rss_mib']} MiB", "< 1 GiB")
     _line("LiveJudge: load the year once", f"{again['live_load_seconds']:.1f} s", "(once)")
     _line(
@@ -253,6 +261,7 @@ def main() -> None:
         print(json.dumps(evaluate_in_this_process(args.evaluate, args.changes)))
         return
     shape = replace(DumpShape(), changes=args.changes)
+    print_machine_speed()
     with tempfile.TemporaryDirectory(prefix="bench-judge-") as scratch:
         tmp = args.keep or Path(scratch)
         tmp.mkdir(parents=True, exist_ok=True)

@@ -25,3 +25,28 @@ async def timed_runs(action: Callable[[], Awaitable[object]], runs: int) -> list
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def machine_speed(runs: int = 5) -> tuple[float, float]:
+    """Seconds for a fixed pure-Python workload: (fastest, slowest) of ``runs``.
+
+    Printed beside the figures so runs on different machines (or on one noisy machine) can
+    be compared: every figure of this project is CPU-bound Python and scales with it.
+    """
+    durations = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        total = 0
+        for number in range(2_000_000):
+            total += number % 7
+        durations.append(time.perf_counter() - began)
+    return min(durations), max(durations)
+
+
+def print_machine_speed() -> None:
+    fastest, slowest = machine_speed()
+    print(
+        f"machine speed: a fixed Python loop took {fastest * 1000:.0f}-{slowest * 1000:.0f} ms "
+        "(5 runs; figures below scale with it)",
+        flush=True,
+    )
