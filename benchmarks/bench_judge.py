@@ -95,9 +95,14 @@ def evaluate_in_this_process(db: Path, changes: int) -> dict[str, Any]:
     end = last_moment(shape)
     window = Window(shape.start, end)
     began = time.perf_counter()
-    report = Judge(store, registry, policy, now=end).report(window)
+    # As `driverci audit report` runs it: CIs evaluated on every core.
+    judge = Judge(store, registry, policy, now=end, processes=os.cpu_count() or 1)
+    report = judge.report(window)
     report_seconds = time.perf_counter() - began
-    report_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
+    report_rss = max(
+        resource.getrusage(who).ru_maxrss >> 10
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
 
     began = time.perf_counter()
     live = LiveJudge(store, registry, policy, window, now=end)

@@ -21,6 +21,7 @@ from driverci.audit.collect import RestCollector
 from driverci.audit.engine import Judge
 from driverci.audit.facts import Window
 from driverci.audit.ingest import Ingestor
+from driverci.audit.parallel import ParallelTuning
 from driverci.audit.probe import ProbeLimits
 from driverci.audit.report import AuditReport, report_to_json
 from driverci.cli import _register_subcommands, app
@@ -218,6 +219,21 @@ def test_json_report_has_the_documented_shape(judged: JudgedWorld) -> None:
     )
     assert system["missed"][0].keys() == {"change", "patchset"}
     assert {d["name"] for d in document["drivers"]} >= {"redfish", "idrac", "ipmi"}
+
+
+def test_a_report_evaluated_in_two_processes_is_the_same_report(
+    judged: JudgedWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Forking pays only for large windows; lowered here so this small world forks.
+    monkeypatch.setattr(ParallelTuning, "min_weight", 1)
+    policy = load_policy()
+    end = judged.window.end
+
+    in_two = Judge(judged.store, judged.registry, policy, now=end, processes=2)
+    report = in_two.report(judged.window)
+
+    assert report_to_json(report) == report_to_json(judged.report)
+    assert any(s.evaluation.artifacts.checked for s in report.systems)  # probes came back too
 
 
 def test_report_command_fails_when_a_ci_is_unreliable(judged: JudgedWorld) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
@@ -221,7 +222,7 @@ def report(
         raise ConfigError(f"--fail-on {fail_on!r}: choose unreliable or at_risk")
     registry, policy = load_registry(registry_path), load_policy(policy_path)
     window = _window(policy.window_days, since, until)
-    judge = Judge(open_store(db), registry, policy, now=window.end)
+    judge = Judge(open_store(db), registry, policy, now=window.end, processes=os.cpu_count() or 1)
     result = judge.report(window)
     if fmt == "table":
         render_table(result, console)
@@ -257,7 +258,8 @@ def propose(
 
     registry, policy = load_registry(registry_path), load_policy(policy_path)
     window = _window(policy.window_days, since, until)
-    result = Judge(open_store(db), registry, policy, now=window.end).report(window)
+    judge = Judge(open_store(db), registry, policy, now=window.end, processes=os.cpu_count() or 1)
+    result = judge.report(window)
     reasons = {s.evaluation.name: s.verdict.reasons for s in result.systems}
     written = 0
     for item in result.drivers:

@@ -17,6 +17,7 @@ from driverci.audit.evaluate import (
 from driverci.audit.facts import PatchSetFact, Window
 from driverci.audit.governance import Activity, milestones_for, voting_recommendation
 from driverci.audit.load import ProjectFacts, load_facts, upstream_results
+from driverci.audit.parallel import map_in_processes
 from driverci.audit.report import AuditReport, DriverReport, SystemReport
 from driverci.audit.verdict import RELIABLE, Verdict, judge_ci, judge_driver
 from driverci.gctools import cyclic_gc_paused
@@ -34,12 +35,20 @@ class Judge:
     """Evaluates a project's CIs from what the store holds."""
 
     def __init__(
-        self, store: Store, registry: Registry, policy: Policy, now: datetime | None = None
+        self,
+        store: Store,
+        registry: Registry,
+        policy: Policy,
+        now: datetime | None = None,
+        processes: int = 1,
     ) -> None:
         self.store = store
         self.registry = registry
         self.policy = policy
         self.now = now or datetime.now(UTC)
+        # CIs evaluated in this many processes when the facts are many (forked after the
+        # load; see driverci.audit.parallel). 1 in servers, which must not fork.
+        self.processes = processes
         self._deadlines: dict[date, float] = {}
         # Every CI asks for the deadline at each patch set's creation: remember each moment.
         self._deadline_at: dict[datetime, float] = {}
@@ -82,42 +91,19 @@ class Judge:
         excluded_by_default = {ps.key: self.policy.is_excluded(ps.files) for ps in facts.patch_sets}
         # Indexed once per kind of rules: most CIs must test the same patch sets.
         indexes: dict[Hashable, PatchSetIndex] = {}
-        systems: list[SystemReport] = []
         accounts = [ci.account for ci in self.registry.ci_systems]
         accounts += sorted(a for a in facts.results if self.registry.ci_by_account(a) is None)
-        for account in accounts:
-            ci = self.registry.ci_by_account(account)
-            if ci is not None and not self._relevant(ci, facts, window):
-                continue
-            rules = self.rules_for(ci, account, facts, excluded_by_default)
-            index = indexes.get(rules.must_test_signature)
-            if index is None:
-                index = PatchSetIndex.build(
-                    filter(rules.must_test, facts.patch_sets),
-                    self._deadline_hours,
-                    upstream,
-                    facts.rechecks,
-                )
-                indexes[rules.must_test_signature] = index
-            ev = self._evaluate(rules, window, facts, index)
-            verdict = judge_ci(ev, self.policy, self.now)
-            first_seen, sandbox, first_result = facts.activity.get(account, (None, None, None))
-            # The spec's milestones are for third-party CIs; upstream Zuul is the reference.
-            milestones = (
-                []
-                if ci is not None and ci.kind == "upstream"
-                else milestones_for(
-                    ci, Activity(first_seen, sandbox, first_result), self.policy, self.now.date()
-                )
-            )
-            voting = voting_recommendation(
-                ci,
-                verdict.verdict,
-                self._reliable_since(rules, verdict, facts, index),
-                self.policy,
-                self.now,
-            )
-            systems.append(SystemReport(ev, verdict, ci is not None, milestones, voting))
+
+        def evaluate(chunk: list[str]) -> list[SystemReport | None]:
+            return [
+                self._system_report(account, window, facts, upstream, excluded_by_default, indexes)
+                for account in chunk
+            ]
+
+        reports = map_in_processes(
+            accounts, evaluate, self.processes, lambda a: len(facts.results.get(a, ()))
+        )
+        systems = [report for report in reports if report is not None]
         return AuditReport(
             self.registry.project,
             self.now,
@@ -126,6 +112,50 @@ class Judge:
             systems,
             self._drivers(systems),
         )
+
+    def _system_report(
+        self,
+        account: str,
+        window: Window,
+        facts: ProjectFacts,
+        upstream: dict[Key, UpstreamResult],
+        excluded_by_default: dict[Key, bool],
+        indexes: dict[Hashable, PatchSetIndex],
+    ) -> SystemReport | None:
+        """One CI's figures, verdict, milestones and voting (None: a registered CI with
+        nothing to report)."""
+        ci = self.registry.ci_by_account(account)
+        if ci is not None and not self._relevant(ci, facts, window):
+            return None
+        rules = self.rules_for(ci, account, facts, excluded_by_default)
+        index = indexes.get(rules.must_test_signature)
+        if index is None:
+            index = PatchSetIndex.build(
+                filter(rules.must_test, facts.patch_sets),
+                self._deadline_hours,
+                upstream,
+                facts.rechecks,
+            )
+            indexes[rules.must_test_signature] = index
+        ev = self._evaluate(rules, window, facts, index)
+        verdict = judge_ci(ev, self.policy, self.now)
+        first_seen, sandbox, first_result = facts.activity.get(account, (None, None, None))
+        # The spec's milestones are for third-party CIs; upstream Zuul is the reference.
+        milestones = (
+            []
+            if ci is not None and ci.kind == "upstream"
+            else milestones_for(
+                ci, Activity(first_seen, sandbox, first_result), self.policy, self.now.date()
+            )
+        )
+        voting = voting_recommendation(
+            ci,
+            verdict.verdict,
+            self._reliable_since(rules, verdict, facts, index),
+            self.policy,
+            self.now,
+        )
+        return SystemReport(ev, verdict, ci is not None, milestones, voting)
 
     def _relevant(self, ci: CISystem, facts: ProjectFacts, window: Window) -> bool:
         """Report a registered CI if it is active in the window or has posted anything."""

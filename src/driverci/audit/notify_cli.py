@@ -4,6 +4,7 @@ contacts (mail, webhook) about changes of state since the last run."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -118,7 +119,8 @@ def notify_command(
     window = _window(policy.window_days, since, until)
     store = open_store(db)
     try:
-        report = Judge(store, registry, policy, now=window.end).report(window)
+        judge = Judge(store, registry, policy, now=window.end, processes=os.cpu_count() or 1)
+        report = judge.report(window)
         notifier = Notifier(store, registry, settings, webhook, dashboard_url, dry_run=dry_run)
         try:
             notices = notifier.notify(report)
