@@ -84,6 +84,7 @@ def evaluate_in_this_process(db: Path, changes: int) -> dict[str, Any]:
     """Run in a fresh process: load + evaluate all CIs over the year; then LiveJudge."""
     from driverci.audit.engine import Judge
     from driverci.audit.live import LiveJudge
+    from driverci.audit.parallel import every_core
     from driverci.policy.loader import load_policy
     from driverci.registry.loader import load_registry
     from driverci.store.db import open_store
@@ -96,7 +97,7 @@ def evaluate_in_this_process(db: Path, changes: int) -> dict[str, Any]:
     window = Window(shape.start, end)
     began = time.perf_counter()
     # As `driverci audit report` runs it: CIs evaluated on every core.
-    judge = Judge(store, registry, policy, now=end, processes=os.cpu_count() or 1)
+    judge = Judge(store, registry, policy, now=end, processes=every_core())
     report = judge.report(window)
     report_seconds = time.perf_counter() - began
     report_rss = max(

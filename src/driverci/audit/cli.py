@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
@@ -211,6 +210,7 @@ def report(
 ) -> None:
     """Evaluate every CI over the window and print the report."""
     from driverci.audit.engine import Judge
+    from driverci.audit.parallel import every_core
     from driverci.audit.report import render_html, render_json, render_markdown, render_table
     from driverci.policy.loader import load_policy
     from driverci.registry.loader import load_registry
@@ -222,7 +222,7 @@ def report(
         raise ConfigError(f"--fail-on {fail_on!r}: choose unreliable or at_risk")
     registry, policy = load_registry(registry_path), load_policy(policy_path)
     window = _window(policy.window_days, since, until)
-    judge = Judge(open_store(db), registry, policy, now=window.end, processes=os.cpu_count() or 1)
+    judge = Judge(open_store(db), registry, policy, now=window.end, processes=every_core())
     result = judge.report(window)
     if fmt == "table":
         render_table(result, console)
@@ -252,13 +252,14 @@ def propose(
     """Write the release notes and notices due: deprecation, removal, reinstatement."""
     from driverci.audit.documents import propose_for_driver
     from driverci.audit.engine import Judge
+    from driverci.audit.parallel import every_core
     from driverci.policy.loader import load_policy
     from driverci.registry.loader import load_registry
     from driverci.store.db import open_store
 
     registry, policy = load_registry(registry_path), load_policy(policy_path)
     window = _window(policy.window_days, since, until)
-    judge = Judge(open_store(db), registry, policy, now=window.end, processes=os.cpu_count() or 1)
+    judge = Judge(open_store(db), registry, policy, now=window.end, processes=every_core())
     result = judge.report(window)
     reasons = {s.evaluation.name: s.verdict.reasons for s in result.systems}
     written = 0

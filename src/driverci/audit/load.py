@@ -21,6 +21,10 @@ from driverci.gctools import cyclic_gc_paused
 from driverci.store.models import ArtifactProbe, Change, PatchSet, PatchSetFile, ReviewMessage
 
 Key = tuple[int, int]
+# What the parser makes of a CI's comment: a result, a comment it could not read, or another
+# pipeline's report.
+RESULT_STATUSES = ("result", "unparseable")
+CI_COMMENT_STATUSES = (*RESULT_STATUSES, "ci_other")
 _POSTED = attrgetter("posted")
 
 
@@ -217,7 +221,7 @@ def _load_messages(
         .join(Change, Change.id == ReviewMessage.change_pk)
         .where(
             Change.project == project,
-            ReviewMessage.parse_status.in_(("result", "unparseable")),
+            ReviewMessage.parse_status.in_(RESULT_STATUSES),
             ReviewMessage.date < until,
             ReviewMessage.ci_account.is_not(None),
             ReviewMessage.patch_set_number.is_not(None),
@@ -262,7 +266,7 @@ def _load_activity(
     # Two queries, not one with OR: each is an index seek on (change, parse status).
     other_statuses = {
         project: ("ci_other",),
-        **{p: ("result", "unparseable", "ci_other") for p in projects if p != project},
+        **{p: CI_COMMENT_STATUSES for p in projects if p != project},
     }
     for msg_project, statuses in other_statuses.items():
         for account, earliest in session.execute(
@@ -307,7 +311,7 @@ def _load_names(
             .join(Change, Change.id == ReviewMessage.change_pk)
             .where(
                 Change.project.in_(projects),
-                ReviewMessage.parse_status.in_(("result", "unparseable", "ci_other")),
+                ReviewMessage.parse_status.in_(CI_COMMENT_STATUSES),
                 ReviewMessage.date < until,
                 ReviewMessage.ci_account == account,
                 ReviewMessage.author_name.is_not(None),

@@ -4,7 +4,6 @@ contacts (mail, webhook) about changes of state since the last run."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -108,6 +107,7 @@ def notify_command(
 ) -> None:
     """Mail each CI's contacts (and call a webhook) once per change of its verdict or milestones."""
     from driverci.audit.engine import Judge
+    from driverci.audit.parallel import every_core
     from driverci.policy.loader import load_policy
     from driverci.registry.loader import load_registry
     from driverci.store.db import open_store
@@ -119,7 +119,7 @@ def notify_command(
     window = _window(policy.window_days, since, until)
     store = open_store(db)
     try:
-        judge = Judge(store, registry, policy, now=window.end, processes=os.cpu_count() or 1)
+        judge = Judge(store, registry, policy, now=window.end, processes=every_core())
         report = judge.report(window)
         notifier = Notifier(store, registry, settings, webhook, dashboard_url, dry_run=dry_run)
         try:
