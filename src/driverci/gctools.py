@@ -16,7 +16,7 @@ from contextlib import contextmanager
 @contextmanager
 def cyclic_gc_paused() -> Iterator[None]:
     """Pause the cyclic collector for the block; nested use is fine. Long loops inside call
-    :func:`collect_young_cycles` between units of work so no garbage cycle outlives one."""
+    :func:`collect_young_cycles` every few units of work so garbage cycles stay few."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -27,8 +27,10 @@ def cyclic_gc_paused() -> Iterator[None]:
 
 
 def collect_young_cycles() -> None:
-    """Free cycles among objects made since the last collection (the young generations only:
-    cheap, as bulk work leaves few of them alive between units)."""
+    """Free cycles among objects made since the last collection (the young generations only).
+
+    It walks every young object still alive, such as the work fetched or parsed ahead, so
+    its cost does not shrink with the garbage: call it every few units, not every one."""
     gc.collect(1)
 
 

@@ -133,3 +133,22 @@ def test_the_judge_reads_the_same_facts_on_every_backend(store: Store, tmp_path:
     assert by_account["acme-ci"].evaluation.missed == [(102, 1)]
     assert by_account["rogue-ci"].registered is False
     assert by_account["rogue-ci"].evaluation.name == "Rogue Vendor CI"
+
+
+def test_facts_from_earlier_narrowed_to_a_later_start_are_the_facts_from_that_start(
+    store: Store, tmp_path: Path
+) -> None:
+    # The dashboard narrows the judge's facts (which reach back for voting) to its window
+    # instead of loading the store a second time.
+    _collect(store, tmp_path)
+    end = START + timedelta(days=10)
+    later = START + timedelta(days=2, hours=12)  # after change 101, before change 102
+
+    with store.transaction() as session:
+        wide = load_facts(session, PROJECT, SANDBOX, START - timedelta(days=1), end)
+        narrow = load_facts(session, PROJECT, SANDBOX, later, end)
+
+    narrowed = wide.created_since(later)
+    assert sorted(ps.key for ps in wide.patch_sets) == [(101, 1), (102, 1)]
+    assert [ps.key for ps in narrowed.patch_sets] == [(102, 1)]
+    assert narrowed == narrow

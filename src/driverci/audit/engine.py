@@ -69,10 +69,15 @@ class Judge:
         return Window(self.now - timedelta(days=self.policy.window_days), self.now)
 
     def report(self, window: Window | None = None) -> AuditReport:
+        return self.report_and_facts(window)[0]
+
+    def report_and_facts(self, window: Window | None = None) -> tuple[AuditReport, ProjectFacts]:
+        """The report, and the facts it was built from (patch sets from before the window
+        included, as far back as voting looks: see :meth:`ProjectFacts.created_since`)."""
         with cyclic_gc_paused():
             return self._report(window or self.default_window())
 
-    def _report(self, window: Window) -> AuditReport:
+    def _report(self, window: Window) -> tuple[AuditReport, ProjectFacts]:
         # Patch sets from before the window are loaded too: voting looks further back.
         lookback = timedelta(days=max(self.policy.voting.min_days_reliable, 0))
         with self.store.transaction() as session:
@@ -104,7 +109,7 @@ class Judge:
             accounts, evaluate, self.processes, lambda a: len(facts.results.get(a, ()))
         )
         systems = [report for report in reports if report is not None]
-        return AuditReport(
+        report = AuditReport(
             self.registry.project,
             self.now,
             window.start,
@@ -112,6 +117,7 @@ class Judge:
             systems,
             self._drivers(systems),
         )
+        return report, facts
 
     def _system_report(
         self,

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from driverci.audit.engine import Judge
 from driverci.audit.evaluate import CiRules
 from driverci.audit.facts import PatchSetFact, ResultFact, Window
-from driverci.audit.load import ProjectFacts, load_facts
+from driverci.audit.load import ProjectFacts
 from driverci.audit.report import AuditReport, SystemReport
 from driverci.errors import ConfigError
 from driverci.policy.schema import Policy
@@ -243,16 +243,9 @@ class DashboardData:
         if project != registry.project:
             registry = registry.model_copy(update={"project": project})
         judge = Judge(self.store, registry, self.policy, now)
-        report = judge.report(window)
-        with self.store.transaction() as session:
-            facts = load_facts(
-                session,
-                project,
-                registry.sandbox_project,
-                window.start,
-                window.end,
-                needs_name=registry.is_unregistered,
-            )
+        # The judge's facts reach back further (voting looks back): the pages show the window.
+        report, judged_facts = judge.report_and_facts(window)
+        facts = judged_facts.created_since(window.start)
         log.info(
             "analysed %s %s..%s: %d CIs, %d patch sets",
             project,
