@@ -122,6 +122,30 @@ def test_a_hostile_date_is_refused_in_one_line(tmp_path: Path) -> None:
     assert "--since 'yesterday'" in line
 
 
+def test_a_port_out_of_range_or_taken_is_refused_without_a_traceback(tmp_path: Path) -> None:
+    result = run("web", "--port", "80000", "--db", f"sqlite:///{tmp_path / 'x.sqlite'}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr + result.stdout
+    assert "--port" in result.stderr and "65535" in result.stderr
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = one_line_error(
+            run(
+                "emulator",
+                "serve",
+                "--state",
+                str(tmp_path / "gerrit"),
+                "--http-port",
+                str(port),
+                "--ssh-port",
+                str(free_port()),
+            )
+        )
+    assert f"HTTP {port}" in line and "address already in use" in line
+
+
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_seed_serve_and_restart_keep_everything(tmp_path: Path) -> None:
     state = tmp_path / "gerrit"

@@ -79,7 +79,7 @@ def check(
 def logs_serve(
     config: ConfigOption,
     host: Annotated[str, typer.Option(help="Address to listen on")] = "0.0.0.0",
-    port: Annotated[int, typer.Option(help="Port")] = 8081,
+    port: Annotated[int, typer.Option(help="Port", min=0, max=65535)] = 8081,
 ) -> None:
     """Serve logs.dir over HTTP (browsable listings, .gz inline)."""
     from driverci.ci.logserver import serve_logs

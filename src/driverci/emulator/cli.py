@@ -170,8 +170,8 @@ def print_state_summary(state: EmulatorState) -> None:
 @emulator_app.command("serve")
 def serve(
     state_dir: StateOption,
-    http_port: Annotated[int, typer.Option("--http-port")] = 8080,
-    ssh_port: Annotated[int, typer.Option("--ssh-port")] = 29418,
+    http_port: Annotated[int, typer.Option("--http-port", min=0, max=65535)] = 8080,
+    ssh_port: Annotated[int, typer.Option("--ssh-port", min=0, max=65535)] = 29418,
     host: Annotated[str, typer.Option("--host", help="Address to listen on")] = "127.0.0.1",
 ) -> None:
     """Serve REST and git over HTTP, and stream-events, query, review and git over SSH."""

@@ -33,7 +33,7 @@ def read_admin_token(token_file: Path | None) -> str | None:
 
 def web_command(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port (0: any free port)")] = 8080,
+    port: Annotated[int, typer.Option(help="TCP port (0: any free port)", min=0, max=65535)] = 8080,
     db: Annotated[
         str | None,
         typer.Option(
@@ -46,7 +46,7 @@ def web_command(
     ] = None,
     policy_path: Annotated[Path | None, typer.Option("--policy", help="policy.yaml")] = None,
     window_days: Annotated[
-        int | None, typer.Option("--window-days", help="Default window (policy's if unset)")
+        int | None, typer.Option("--window-days", help="Default window (policy's if unset)", min=1)
     ] = None,
     until: Annotated[
         str | None, typer.Option(help="Fixed window end YYYY-MM-DD (default: now)")
