@@ -183,8 +183,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _emulator_process(state_dir: Path) -> Iterator[str]:
-    """``driverci emulator serve`` in its own process, as a real Gerrit is; yields its URL."""
+def _emulator_process(state_dir: Path) -> Iterator[tuple[str, int]]:
+    """``driverci emulator serve`` in its own process, as a real Gerrit is; yields its URL and
+    process id."""
     import httpx
 
     http_port, ssh_port = _free_port(), _free_port()
@@ -207,7 +208,7 @@ def _emulator_process(state_dir: Path) -> Iterator[str]:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the emulator did not start serving {url}") from None
                 time.sleep(0.1)
-        yield url
+        yield url, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -224,7 +225,13 @@ async def _collect(url: str, store: Store, registry: Registry, project: str) -> 
         return summary.changes, time.perf_counter() - began
 
 
-def _collect_rest(tmp: Path) -> tuple[int, float]:
+def bench_rest(tmp: Path) -> None:
+    from benchmarks.rest_ceiling import (
+        RestCost,
+        native_floor_ms,
+        print_rest_ceiling,
+        process_cpu_seconds,
+    )
     from driverci.emulator.scenario import bundled_scenario_path, load_scenario
     from driverci.emulator.scenario_registry import scenario_registry
     from driverci.emulator.seed import seed_scenario
@@ -239,21 +246,28 @@ def _collect_rest(tmp: Path) -> tuple[int, float]:
     seed_scenario(state, state_dir / "git", scenario)
     state.close()
     registry = scenario_registry(scenario, load_registry())
-    store = open_store(f"sqlite:///{tmp / 'rest.sqlite'}")
+    store_db = tmp / "rest.sqlite"
+    store = open_store(f"sqlite:///{store_db}")
     try:
-        with _emulator_process(state_dir) as url:
-            return asyncio.run(_collect(url, store, registry, scenario.project))
+        with _emulator_process(state_dir) as (url, pid):
+            emulator_cpu, collector_cpu = process_cpu_seconds(pid), time.process_time()
+            changes, seconds = asyncio.run(_collect(url, store, registry, scenario.project))
+            cost = RestCost(
+                changes,
+                seconds,
+                time.process_time() - collector_cpu,
+                process_cpu_seconds(pid) - emulator_cpu,
+            )
+            store.close()
+            floor = native_floor_ms(url, scenario.project, store_db, changes)
     finally:
         store.close()
-
-
-def bench_rest(tmp: Path) -> None:
-    changes, seconds = _collect_rest(tmp)
     _line(
         f"collect {changes} changes over REST from the emulator",
         f"{changes / seconds:.0f} /s",
         ">= 2000 changes/s",
     )
+    print_rest_ceiling(cost, floor)
 
 
 def main() -> None:
