@@ -40,8 +40,8 @@ class ProjectFacts:
     names: dict[str, str] = field(default_factory=dict)  # account -> display name seen
 
     def created_since(self, start: datetime) -> ProjectFacts:
-        """These facts with only the patch sets created at or after ``start``: what
-        :func:`load_facts` gives from ``start``, since nothing else depends on it."""
+        """These facts with only the patch sets created at or after ``start``: the same as
+        :func:`load_facts` from ``start`` gives, as its other facts do not depend on it."""
         return replace(self, patch_sets=[ps for ps in self.patch_sets if ps.created >= start])
 
 
