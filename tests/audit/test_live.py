@@ -13,7 +13,7 @@ import pytest
 
 from driverci.audit.collect import collect_dump
 from driverci.audit.engine import Judge
-from driverci.audit.facts import PatchSetFact, RecheckFact, ResultFact, Window
+from driverci.audit.facts import PatchSetFact, ProbeFact, RecheckFact, ResultFact, Window
 from driverci.audit.ingest import Ingestor
 from driverci.audit.live import LiveJudge
 from driverci.policy.loader import load_policy
@@ -143,7 +143,7 @@ def test_a_new_result_moves_the_cis_figures_at_once(
 
     # Its result comes in two hours later: reported, on time, and it is the last report.
     posted = created + timedelta(hours=2)
-    live.apply(ResultFact("steady-ci", 5000, 1, posted, "SUCCESS", "https://l/5000/1/"))
+    live.apply(ResultFact("steady-ci", 5000, 1, posted, "SUCCESS"))
     answered, verdict = live.evaluate("steady-ci")
     assert answered.reported == before.reported + 1
     assert answered.on_time == before.on_time + 1
@@ -157,6 +157,16 @@ def test_a_new_result_moves_the_cis_figures_at_once(
     rechecked, _ = live.evaluate("steady-ci")
     assert rechecked.duplicates == answered.duplicates
     assert rechecked.answered == answered.answered + 1
+
+    # The judge probes the result's link and finds it gone: one more link checked, not up.
+    link = "https://logs.example.org/5000/1/"
+    checked = posted + timedelta(hours=4)
+    with pytest.raises(ValueError, match="names no CI"):
+        live.apply(ProbeFact(link, checked, posted, False, False, 5000, 1))
+    live.apply(ProbeFact(link, checked, posted, False, False, 5000, 1, account="steady-ci"))
+    probed, _ = live.evaluate("steady-ci")
+    assert probed.artifacts.checked == rechecked.artifacts.checked + 1
+    assert probed.artifacts.available == rechecked.artifacts.available
 
 
 def test_a_docs_only_patch_set_is_not_expected(judged: tuple[Store, Registry, Policy]) -> None:

@@ -12,15 +12,20 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+
+from driverci.audit.artifacts import ArtifactSurvey
 from driverci.audit.collect import collect_dump
 from driverci.audit.engine import Judge
 from driverci.audit.facts import Window
 from driverci.audit.ingest import Ingestor
 from driverci.audit.load import load_facts
+from driverci.audit.probe import ProbeLimits
 from driverci.policy.loader import load_policy
 from driverci.registry.loader import load_registry
 from driverci.registry.schema import CISystem, Registry
-from driverci.store import Store
+from driverci.store import Store, make_engine, migrate, open_store
+from driverci.store.models import ArtifactProbe, ReviewMessage
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 PROJECT = "openstack/ironic"
@@ -73,6 +78,12 @@ def _change(project: str, number: int, created: datetime, comments: list[Any]) -
     )
 
 
+def _posted(store: Store, message_pk: int) -> datetime:
+    with store.transaction() as session:
+        posted: datetime = session.get_one(ReviewMessage, message_pk).date
+        return posted
+
+
 def _collect(store: Store, tmp_path: Path) -> Registry:
     hour = timedelta(hours=1)
     lines = [
@@ -107,6 +118,24 @@ def _collect(store: Store, tmp_path: Path) -> Registry:
 def test_the_judge_reads_the_same_facts_on_every_backend(store: Store, tmp_path: Path) -> None:
     registry = _collect(store, tmp_path)
     end = START + timedelta(days=10)
+    # The judge probed the first link of Acme's passing report on change 101.
+    survey = ArtifactSurvey(store, ProbeLimits(), now=end)
+    [target] = [
+        t
+        for t in survey.links_to_probe(PROJECT, START, end, ["rogue-ci"])
+        if t.url.endswith("/101/1/unit/") and _posted(store, t.message_pk).hour == 5
+    ]
+    with store.transaction() as session:
+        session.add(
+            ArtifactProbe(
+                url=target.url,
+                message_pk=target.message_pk,
+                checked_at=end,
+                available=True,
+                standard=False,
+                missing_json='["testr_results"]',
+            )
+        )
 
     with store.transaction() as session:
         facts = load_facts(session, PROJECT, SANDBOX, START - timedelta(days=1), end)
@@ -117,10 +146,15 @@ def test_the_judge_reads_the_same_facts_on_every_backend(store: Store, tmp_path:
         (101, 1, "SUCCESS", START + timedelta(hours=53)),
     ]
     assert all(r.posted.tzinfo is UTC for r in acme)
-    assert acme[1].urls == (
-        "https://logs.example.org/101/1/unit/",
-        "https://logs.example.org/101/1/tempest/",
+    [probe] = facts.probes["acme-ci"]
+    assert (probe.account, probe.change, probe.patch_set, probe.posted) == (
+        "acme-ci",
+        101,
+        1,
+        acme[1].posted,
     )
+    assert probe.checked_at == end and probe.available and probe.missing == ("testr_results",)
+    assert acme[1].message_pk == target.message_pk
     assert facts.activity["acme-ci"] == (date(2026, 3, 2), date(2026, 3, 2), date(2026, 3, 4))
     assert facts.activity["rogue-ci"] == (date(2026, 3, 4), None, date(2026, 3, 4))
     assert facts.names["rogue-ci"] == "Rogue Vendor CI"
@@ -152,3 +186,38 @@ def test_facts_from_earlier_narrowed_to_a_later_start_are_the_facts_from_that_st
     assert sorted(ps.key for ps in wide.patch_sets) == [(101, 1), (102, 1)]
     assert [ps.key for ps in narrowed.patch_sets] == [(102, 1)]
     assert narrowed == narrow
+
+
+def test_probes_stored_before_they_named_their_comment_are_matched_by_the_upgrade(
+    tmp_path: Path,
+) -> None:
+    # A store at revision 0005 holds probes found by link only.
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = make_engine(url)
+    migrate(engine, "0005")
+    old = open_store(url, run_migrations=False)
+    _collect(old, tmp_path)
+    link = "https://logs.example.org/101/1/unit/"
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO artifact_probes (url, checked_at, available, browsable, standard)"
+                " VALUES (:url, '2026-03-10 00:00:00.000000', 1, 1, 0)"
+            ),
+            {"url": link},
+        )
+    old.close()
+
+    store = open_store(url)  # migrates to the newest revision
+    end = START + timedelta(days=10)
+    with store.transaction() as session:
+        facts = load_facts(session, PROJECT, SANDBOX, START - timedelta(days=1), end)
+    store.close()
+    engine.dispose()
+
+    # The link was posted by Acme's failing report, its passing one, then by Rogue's copy (and
+    # by a gate report, which is no result): the probe belongs to the last result posting it.
+    assert "acme-ci" not in facts.probes
+    [probe] = facts.probes["rogue-ci"]
+    assert (probe.url, probe.change, probe.patch_set) == (link, 101, 1)
+    assert probe.posted == START + timedelta(hours=54)

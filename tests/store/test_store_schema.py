@@ -31,7 +31,7 @@ TABLES = [
 
 def test_a_fresh_database_is_migrated_to_the_full_schema(store: Store) -> None:
     assert store.table_names() == TABLES
-    assert current_revision(store.engine) == "0005"
+    assert current_revision(store.engine) == "0006"
 
 
 def test_migrations_create_exactly_what_the_models_describe(store: Store) -> None:

@@ -78,7 +78,7 @@ async def _collect_and_probe(
             state.clock = _fixed(moment)
             survey = ArtifactSurvey(store, ProbeLimits(allow_private=True), now=moment)
             links = survey.links_to_probe(scenario.project, scenario.start, moment)
-            await survey.run([u for u in links if any(name in u for name in PROBED)])
+            await survey.run([t for t in links if any(name in t.url for name in PROBED)])
         return server.http_url
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 
@@ -17,6 +18,13 @@ from driverci.store.db import Store
 from driverci.store.models import ArtifactProbe, Change, ReviewMessage
 
 log = logging.getLogger(__name__)
+
+
+class ProbeTarget(NamedTuple):
+    """A link to probe and the result comment that posted it (``review_messages.id``)."""
+
+    url: str
+    message_pk: int
 
 
 class ArtifactSurvey:
@@ -32,11 +40,12 @@ class ArtifactSurvey:
 
     def links_to_probe(
         self, project: str, since: datetime, until: datetime, skip_accounts: Iterable[str] = ()
-    ) -> list[str]:
-        """One link per result comment in the window, except the reference (upstream) CIs'."""
+    ) -> list[ProbeTarget]:
+        """One link per result comment in the window, except the reference (upstream) CIs',
+        in link order; a link posted by several comments is probed once, for the last."""
         with self.store.transaction() as session:
             rows = session.execute(
-                select(ReviewMessage.job_urls)
+                select(ReviewMessage.id, ReviewMessage.job_urls)
                 .join(Change, Change.id == ReviewMessage.change_pk)
                 .where(
                     Change.project == project,
@@ -45,8 +54,12 @@ class ArtifactSurvey:
                     ReviewMessage.date < until,
                     ReviewMessage.ci_account.not_in(list(skip_accounts)),
                 )
+                .order_by(ReviewMessage.date, ReviewMessage.id)
             ).all()
-            links = sorted({urls[0] for (jobs,) in rows if (urls := split_links(jobs))})
+            owner = {
+                urls[0]: message_pk for message_pk, jobs in rows if (urls := split_links(jobs))
+            }
+            links = sorted(owner)
             recent: set[str] = set()
             for start in range(0, len(links), 2000):
                 chunk = links[start : start + 2000]
@@ -59,10 +72,10 @@ class ArtifactSurvey:
                     )
                     if self.now - last < self.REPROBE_AFTER
                 )
-        return [url for url in links if url not in recent]
+        return [ProbeTarget(url, owner[url]) for url in links if url not in recent]
 
     async def run(
-        self, links: list[str], progress: Callable[[int, int], None] | None = None
+        self, targets: Sequence[ProbeTarget], progress: Callable[[int, int], None] | None = None
     ) -> dict[str, int]:
         semaphore = asyncio.Semaphore(self.CONCURRENCY)
         done = 0
@@ -74,17 +87,18 @@ class ArtifactSurvey:
                 result = await prober.probe(url, now=self.now)
             done += 1
             if progress:
-                progress(done, len(links))
+                progress(done, len(targets))
             return result
 
         async with ArtifactProber(self.limits) as prober:
-            results = await asyncio.gather(*(one(prober, url) for url in links))
+            results = await asyncio.gather(*(one(prober, target.url) for target in targets))
         with self.store.transaction() as session:
-            for result in results:
+            for target, result in zip(targets, results, strict=True):
                 manifest = result.manifest or {}
                 session.add(
                     ArtifactProbe(
                         url=result.url,
+                        message_pk=target.message_pk,
                         checked_at=result.checked_at,
                         status=result.status,
                         available=result.available,

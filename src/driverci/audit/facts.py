@@ -46,16 +46,11 @@ class ResultFact(NamedTuple):
     patch_set: int
     posted: datetime
     result: str  # SUCCESS, FAILURE or UNKNOWN
-    #: The result links in job order, one per line, as stored; "" when there are none.
-    #: Split only when asked (:attr:`urls`): most evaluations never look at them.
-    job_urls: str = ""
     parseable: bool = True
-    message_id: str = ""
     all_jobs_failed: bool = False  # every job failed: could not even install or import
-
-    @property
-    def urls(self) -> tuple[str, ...]:
-        return split_links(self.job_urls)
+    #: The comment in the store (``review_messages.id``): its links are read from there when
+    #: asked (a year's links would be a quarter of the judge's memory), 0 when not stored.
+    message_pk: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +77,7 @@ class ProbeFact:
     manifest_revision: str | None = None
     manifest_driver: str | None = None
     missing: tuple[str, ...] = ()
+    account: str = ""  # the CI whose comment posted the link
 
 
 @dataclass(frozen=True, slots=True)

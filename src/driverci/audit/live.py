@@ -69,7 +69,6 @@ class LiveJudge:
         # Per CI: its rules, and its figures kept current (built on its first evaluation).
         self._rules: dict[str, CiRules] = {}
         self._ledgers: dict[str, CiLedger] = {}
-        self._url_account: dict[str, str] | None = None  # built when the first probe arrives
 
     @property
     def now(self) -> datetime:
@@ -126,8 +125,6 @@ class LiveJudge:
         self.facts.results[account].append(result)
         if (own := self._ledgers.get(account)) is not None:
             own.add_result(result)
-        if self._url_account is not None:
-            self._url_account.update((url, account) for url in result.urls)
         day = result.posted.date()
         first_seen, sandbox, first_result = self.facts.activity.get(account, (None, None, None))
         self.facts.activity[account] = (
@@ -152,18 +149,11 @@ class LiveJudge:
             self._upstream_posted[key] = result.posted
             self._upstream[key] = upstream_results([result])[key]
 
-    def _probe_account(self, probe: ProbeFact) -> str:
-        if self._url_account is None:
-            self._url_account = {
-                url: account
-                for account, results in self.facts.results.items()
-                for result in results
-                for url in result.urls
-            }
-        account = self._url_account.get(probe.url)
-        if account is None:
-            raise ValueError(f"probe of {probe.url}: no CI result links it")
-        return account
+    @staticmethod
+    def _probe_account(probe: ProbeFact) -> str:
+        if not probe.account:
+            raise ValueError(f"probe of {probe.url}: it names no CI (ProbeFact.account)")
+        return probe.account
 
     # -- evaluating ---------------------------------------------------------------------------
 

@@ -133,7 +133,7 @@ def _load_facts(
     _load_activity(session, project, projects, until, facts)
     unnamed = [a for a in facts.results if needs_name is None or needs_name(a)]
     _load_names(session, projects, until, unnamed, facts)
-    _load_probes(session, facts)
+    _load_probes(session, project, until, facts)
     return facts
 
 
@@ -220,8 +220,8 @@ def _load_messages(
             ReviewMessage.ci_account,
             ReviewMessage.result,
             ReviewMessage.parse_status,
-            ReviewMessage.job_urls,
             type_coerce(ReviewMessage.all_jobs_failed, NullType()),  # bool() below, no processor
+            ReviewMessage.id,
         )
         .join(Change, Change.id == ReviewMessage.change_pk)
         .where(
@@ -235,7 +235,7 @@ def _load_messages(
     # One string object per account and result, not one per row: a million facts share them.
     shared: dict[str | None, str] = {None: "UNKNOWN"}
     results = facts.results
-    for number, ps, raw_posted, account, result, status, urls, failed_all in _stream(
+    for number, ps, raw_posted, account, result, status, failed_all, message_pk in _stream(
         session, query
     ):
         account = shared.setdefault(account, account)
@@ -246,10 +246,9 @@ def _load_messages(
                 ps,
                 to_utc(raw_posted),
                 shared.setdefault(result, result),
-                urls or "",
                 status == "result",
-                "",
                 bool(failed_all),
+                message_pk,
             )
         )
 
@@ -359,39 +358,41 @@ def upstream_results(results: list[ResultFact]) -> dict[Key, UpstreamResult]:
     return out
 
 
-def _load_probes(session: Session, facts: ProjectFacts) -> None:
-    """Attach stored probes to the result that carries each probed link.
-
-    The probe table (links probed so far) is read once and matched against the results in
-    memory: far cheaper than asking for millions of result links by value.
-    """
-    probed: dict[str, list[ArtifactProbe]] = defaultdict(list)
-    for row in session.execute(
-        select(ArtifactProbe).order_by(ArtifactProbe.checked_at, ArtifactProbe.id)
-    ).scalars():
-        probed[row.url].append(row)
-    if not probed:
-        return
-    # A link posted by several comments belongs to the last one seen (as before: by_url).
-    owner: dict[str, tuple[str, ResultFact]] = {}
-    for account, results in facts.results.items():
-        for result in results:
-            for url in result.urls:
-                if url in probed:
-                    owner[url] = (account, result)
-    for url, (account, result) in owner.items():
-        for row in probed[url]:
-            facts.probes[account].append(
-                ProbeFact(
-                    row.url,
-                    row.checked_at,
-                    result.posted,
-                    row.available,
-                    row.standard,
-                    result.change,
-                    result.patch_set,
-                    row.manifest_revision,
-                    row.manifest_driver,
-                    tuple(json.loads(row.missing_json or "[]")),
-                )
+def _load_probes(session: Session, project: str, until: datetime, facts: ProjectFacts) -> None:
+    """Each stored probe, with the result comment it probed (joined by ``message_pk``)."""
+    posted_column, to_utc = _utc_column(session, ReviewMessage.date)
+    rows = session.execute(
+        select(
+            ArtifactProbe,
+            ReviewMessage.ci_account,
+            Change.number,
+            ReviewMessage.patch_set_number,
+            posted_column,
+        )
+        .join(ReviewMessage, ReviewMessage.id == ArtifactProbe.message_pk)
+        .join(Change, Change.id == ReviewMessage.change_pk)
+        .where(
+            Change.project == project,
+            ReviewMessage.parse_status.in_(RESULT_STATUSES),
+            ReviewMessage.date < until,
+            ReviewMessage.ci_account.is_not(None),
+            ReviewMessage.patch_set_number.is_not(None),
+        )
+        .order_by(ArtifactProbe.checked_at, ArtifactProbe.id)
+    )
+    for probe, account, number, patch_set, raw_posted in rows:
+        facts.probes[account].append(
+            ProbeFact(
+                probe.url,
+                probe.checked_at,
+                to_utc(raw_posted),
+                probe.available,
+                probe.standard,
+                number,
+                patch_set,
+                probe.manifest_revision,
+                probe.manifest_driver,
+                tuple(json.loads(probe.missing_json or "[]")),
+                account,
             )
+        )

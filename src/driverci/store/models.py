@@ -140,7 +140,7 @@ class PatchSetFile(Base):
 SQLITE_ONLY_INDEXES = frozenset({"ix_review_messages_judge"})
 #: Indexes that exist on PostgreSQL only, by name.
 POSTGRESQL_ONLY_INDEXES = frozenset({"ix_review_messages_date"})
-#: The judge's covering index on review messages (SQLite only; see migration 0005).
+#: The judge's covering index on review messages (SQLite only; see migrations 0005, 0006).
 JUDGE_INDEX_COLUMNS = (
     "change_pk",
     "parse_status",
@@ -149,7 +149,6 @@ JUDGE_INDEX_COLUMNS = (
     "result",
     "patch_set_number",
     "all_jobs_failed",
-    "job_urls",
     "author_name",
 )
 
@@ -240,6 +239,9 @@ class ArtifactProbe(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(Text)
+    #: The result comment whose link this is (``review_messages.id``): the judge joins on it
+    #: instead of matching links. None when no stored comment carries the link any more.
+    message_pk: Mapped[int | None] = mapped_column(Integer)
     checked_at: Mapped[dt.datetime]
     status: Mapped[int | None] = mapped_column(Integer)
     available: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
-from driverci.audit.facts import PatchSetFact, ResultFact
+from driverci.audit.facts import PatchSetFact, ResultFact, split_links
 from driverci.audit.report import SystemReport
 from driverci.store.db import Store
-from driverci.store.models import Change
+from driverci.store.models import Change, ReviewMessage
 from driverci.web.data import Analysis, not_expected_reason
 from driverci.web.models import (
     STATES,
@@ -177,12 +178,35 @@ def grid_columns(analysis: Analysis) -> list[GridColumn]:
     ]
 
 
-def cell_for(analysis: Analysis, account: str, ps: PatchSetFact) -> GridCell:
-    """The state of one CI on one patch set, as the judge would count it."""
+def first_result(analysis: Analysis, account: str, ps: PatchSetFact) -> ResultFact | None:
+    """The CI's first result on the patch set (the one the judge times)."""
+    results = analysis.results_by_key.get(account, {}).get(ps.key, [])
+    return next((r for r in results if r.posted >= ps.created), None)
+
+
+def first_links(store: Store, message_pks: Iterable[int]) -> dict[int, str]:
+    """The first result link of each of these stored comments (those that have one)."""
+    wanted = sorted(set(message_pks))
+    links: dict[int, str] = {}
+    with store.transaction() as session:
+        for start in range(0, len(wanted), 2000):
+            chunk = wanted[start : start + 2000]
+            for message_pk, jobs in session.execute(
+                select(ReviewMessage.id, ReviewMessage.job_urls).where(ReviewMessage.id.in_(chunk))
+            ):
+                if urls := split_links(jobs):
+                    links[message_pk] = urls[0]
+    return links
+
+
+def cell_for(
+    analysis: Analysis, account: str, ps: PatchSetFact, links: Mapping[int, str]
+) -> GridCell:
+    """The state of one CI on one patch set, as the judge would count it; ``links``: the
+    first result link of comments by id (see :func:`first_links`)."""
     policy = analysis.policy
     deadline = ps.created + timedelta(hours=policy.deadline_hours(ps.created))
-    results = analysis.results_by_key.get(account, {}).get(ps.key, [])
-    first: ResultFact | None = next((r for r in results if r.posted >= ps.created), None)
+    first = first_result(analysis, account, ps)
     reason = not_expected_reason(
         analysis.registry.ci_by_account(account),
         analysis.started(account),
@@ -197,7 +221,7 @@ def cell_for(analysis: Analysis, account: str, ps: PatchSetFact) -> GridCell:
         cell.result = first.result
         cell.posted = first.posted
         cell.latency_hours = round((first.posted - ps.created).total_seconds() / 3600, 2)
-        cell.log_url = first.urls[0] if first.urls else None
+        cell.log_url = links.get(first.message_pk)
     if reason is not None:
         return cell
     if first is not None:
@@ -224,6 +248,8 @@ def grid(analysis: Analysis, store: Store, limit: int) -> Grid:
     recent = recent[:limit]
     columns = grid_columns(analysis)
     titles = subjects(store, analysis.project, sorted({ps.change for ps in recent}))
+    shown = (first_result(analysis, column.account, ps) for ps in recent for column in columns)
+    links = first_links(store, (result.message_pk for result in shown if result is not None))
     rows = [
         GridRow(
             change=ps.change,
@@ -232,7 +258,7 @@ def grid(analysis: Analysis, store: Store, limit: int) -> Grid:
             subject=titles.get(ps.change, ""),
             created=ps.created,
             gerrit_url=analysis.change_url(ps.change, ps.patch_set),
-            cells=[cell_for(analysis, column.account, ps) for column in columns],
+            cells=[cell_for(analysis, column.account, ps, links) for column in columns],
         )
         for ps in recent
     ]
