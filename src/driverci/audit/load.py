@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Select, String, func, select, type_coerce
+from sqlalchemy import ColumnElement, Select, String, func, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
@@ -224,13 +224,7 @@ def _load_messages(
             ReviewMessage.id,
         )
         .join(Change, Change.id == ReviewMessage.change_pk)
-        .where(
-            Change.project == project,
-            ReviewMessage.parse_status.in_(RESULT_STATUSES),
-            ReviewMessage.date < until,
-            ReviewMessage.ci_account.is_not(None),
-            ReviewMessage.patch_set_number.is_not(None),
-        )
+        .where(*_project_results(project, until))
     )
     # One string object per account and result, not one per row: a million facts share them.
     shared: dict[str | None, str] = {None: "UNKNOWN"}
@@ -358,6 +352,18 @@ def upstream_results(results: list[ResultFact]) -> dict[Key, UpstreamResult]:
     return out
 
 
+def _project_results(project: str, until: datetime) -> tuple[ColumnElement[bool], ...]:
+    """What makes a stored message (joined with its change) one of the project's CI results
+    posted before ``until``: the judge's results, and the comments its probes may belong to."""
+    return (
+        Change.project == project,
+        ReviewMessage.parse_status.in_(RESULT_STATUSES),
+        ReviewMessage.date < until,
+        ReviewMessage.ci_account.is_not(None),
+        ReviewMessage.patch_set_number.is_not(None),
+    )
+
+
 def _load_probes(session: Session, project: str, until: datetime, facts: ProjectFacts) -> None:
     """Each stored probe, with the result comment it probed (joined by ``message_pk``)."""
     posted_column, to_utc = _utc_column(session, ReviewMessage.date)
@@ -371,13 +377,7 @@ def _load_probes(session: Session, project: str, until: datetime, facts: Project
         )
         .join(ReviewMessage, ReviewMessage.id == ArtifactProbe.message_pk)
         .join(Change, Change.id == ReviewMessage.change_pk)
-        .where(
-            Change.project == project,
-            ReviewMessage.parse_status.in_(RESULT_STATUSES),
-            ReviewMessage.date < until,
-            ReviewMessage.ci_account.is_not(None),
-            ReviewMessage.patch_set_number.is_not(None),
-        )
+        .where(*_project_results(project, until))
         .order_by(ArtifactProbe.checked_at, ArtifactProbe.id)
     )
     for probe, account, number, patch_set, raw_posted in rows:
