@@ -248,20 +248,19 @@ def bench_rest(tmp: Path) -> None:
     registry = scenario_registry(scenario, load_registry())
     store_db = tmp / "rest.sqlite"
     store = open_store(f"sqlite:///{store_db}")
-    try:
-        with _emulator_process(state_dir) as (url, pid):
-            emulator_cpu, collector_cpu = process_cpu_seconds(pid), time.process_time()
+    with _emulator_process(state_dir) as (url, pid):
+        emulator_cpu, collector_cpu = process_cpu_seconds(pid), time.process_time()
+        try:
             changes, seconds = asyncio.run(_collect(url, store, registry, scenario.project))
-            cost = RestCost(
-                changes,
-                seconds,
-                time.process_time() - collector_cpu,
-                process_cpu_seconds(pid) - emulator_cpu,
-            )
-            store.close()
-            floor = native_floor_ms(url, scenario.project, store_db, changes)
-    finally:
-        store.close()
+        finally:
+            store.close()  # before the floor reads the store's file
+        cost = RestCost(
+            changes,
+            seconds,
+            time.process_time() - collector_cpu,
+            process_cpu_seconds(pid) - emulator_cpu,
+        )
+        floor = native_floor_ms(url, scenario.project, store_db, changes)
     _line(
         f"collect {changes} changes over REST from the emulator",
         f"{changes / seconds:.0f} /s",

@@ -15,8 +15,8 @@ from contextlib import contextmanager
 
 @contextmanager
 def cyclic_gc_paused() -> Iterator[None]:
-    """Pause the cyclic collector for the block; nested use is fine. Long loops inside call
-    :func:`collect_young_cycles` every few units of work so garbage cycles stay few."""
+    """Pause the cyclic collector for the block; nested use is fine. Long loops inside free
+    garbage cycles now and then with a :class:`YoungCycleCollector`."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -26,12 +26,22 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def collect_young_cycles() -> None:
-    """Free cycles among objects made since the last collection (the young generations only).
+class YoungCycleCollector:
+    """Frees cycles among objects made since the last collection (the young generations
+    only) once every ``every`` units of bulk work (pages, batches).
 
-    It walks every young object still alive, such as the work fetched or parsed ahead, so
-    its cost does not shrink with the garbage: call it every few units, not every one."""
-    gc.collect(1)
+    A collection walks every young object still alive, such as the work fetched or parsed
+    ahead, so its cost does not shrink with the garbage: not worth paying at every unit.
+    """
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self._units = 0
+
+    def unit_done(self) -> None:
+        self._units += 1
+        if self._units % self.every == 0:
+            gc.collect(1)
 
 
 def freeze_long_lived() -> None:

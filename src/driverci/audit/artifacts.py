@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from sqlalchemy import func, select
 
-from driverci.audit.facts import split_links
+from driverci.audit.facts import first_link
 from driverci.audit.probe import ArtifactProber, ProbeLimits, ProbeResult
 from driverci.store.db import Store
 from driverci.store.models import ArtifactProbe, Change, ReviewMessage
@@ -56,9 +56,8 @@ class ArtifactSurvey:
                 )
                 .order_by(ReviewMessage.date, ReviewMessage.id)
             ).all()
-            owner = {
-                urls[0]: message_pk for message_pk, jobs in rows if (urls := split_links(jobs))
-            }
+            # Rows oldest first: a link posted again belongs to the last comment posting it.
+            owner = {link: pk for pk, jobs in rows if (link := first_link(jobs))}
             links = sorted(owner)
             recent: set[str] = set()
             for start in range(0, len(links), 2000):

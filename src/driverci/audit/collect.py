@@ -30,7 +30,7 @@ from driverci.audit.ingest import (
     from_stream_change,
 )
 from driverci.errors import PayloadError
-from driverci.gctools import collect_young_cycles, cyclic_gc_paused
+from driverci.gctools import YoungCycleCollector, cyclic_gc_paused
 from driverci.gerrit.models_rest import ChangeInfo, parse_change, parse_change_list
 from driverci.gerrit.models_stream import StreamChange
 from driverci.gerrit.rest import GerritRestClient
@@ -141,6 +141,7 @@ class RestCollector:
     ) -> None:
         query, offset = position.query, position.offset
         pages = 0
+        cycles = YoungCycleCollector(self.PAGES_PER_CYCLE_COLLECTION)
         # One page in flight ahead: Gerrit renders the next page while this one is stored.
         ahead: asyncio.Task[list[ChangeInfo]] | None = asyncio.create_task(
             self._page(query, offset)
@@ -159,8 +160,7 @@ class RestCollector:
                 self._save_position(position, offset if more else None)
                 if progress:
                     progress(offset, None if more else offset)
-                if pages % self.PAGES_PER_CYCLE_COLLECTION == 0:
-                    collect_young_cycles()
+                cycles.unit_done()
         finally:
             if ahead is not None:  # interrupted: the page fetched ahead is not stored
                 ahead.cancel()
@@ -337,7 +337,8 @@ def collect_dump(
         batch_size = min(batch_size, DumpTuning.batch_changes)
     summary = CollectSummary()
     batch: list[NormalizedChange] = []
-    seen = batches = 0
+    seen = 0
+    cycles = YoungCycleCollector(DumpTuning.batches_per_cycle_collection)
     # Paused before the workers fork, so they parse with it paused too.
     with cyclic_gc_paused():
         changes = (
@@ -349,11 +350,9 @@ def collect_dump(
                 summary.add(ingestor.write(batch))
                 seen += len(batch)
                 batch = []
-                batches += 1
                 if progress:
                     progress(seen, None)
-                if batches % DumpTuning.batches_per_cycle_collection == 0:
-                    collect_young_cycles()
+                cycles.unit_done()
         summary.add(ingestor.write(batch))
     if progress:
         progress(seen + len(batch), seen + len(batch))

@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import NamedTuple
 
 
-def split_links(job_urls: str | None) -> tuple[str, ...]:
-    """Result links stored one per line (``job_urls``) as a tuple."""
-    return tuple(job_urls.split("\n")) if job_urls else ()
+def first_link(job_urls: str | None) -> str | None:
+    """The first of a comment's result links, stored one per line (``job_urls``): the one the
+    judge probes and the dashboard links to."""
+    return job_urls.split("\n", 1)[0] if job_urls else None
 
 
 @dataclass(frozen=True, slots=True)

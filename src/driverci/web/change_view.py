@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from driverci.audit.facts import split_links
+from driverci.audit.facts import first_link
 from driverci.store.models import Change, PatchSet, PatchSetFile, ReviewMessage
 from driverci.web.data import Analysis, DashboardData, not_expected_reason
 from driverci.web.models import ChangeCi, ChangeDetail
@@ -60,7 +60,7 @@ def change_detail(data: DashboardData, analysis: Analysis, number: int) -> Chang
             if status == "recheck" and ci_account in (None, account):
                 asked = max(asked, posted)
             elif status != "recheck" and ci_account == account:
-                reports.append((posted, result or "UNKNOWN", split_links(jobs)))
+                reports.append((posted, result or "UNKNOWN", first_link(jobs)))
         deadline = asked + timedelta(hours=policy.deadline_hours(asked))
         entry = ChangeCi(
             account=account,
@@ -85,7 +85,7 @@ def change_detail(data: DashboardData, analysis: Analysis, number: int) -> Chang
         shown = answer or latest
         if shown is not None:
             entry.posted, entry.result = shown[0], shown[1]
-            entry.log_url = shown[2][0] if shown[2] else None
+            entry.log_url = shown[2]
         if entry.reason is None:
             if answer is not None:
                 late = answer[0] > deadline

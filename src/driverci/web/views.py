@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from driverci.audit.facts import PatchSetFact, ResultFact, split_links
+from driverci.audit.facts import PatchSetFact, ResultFact, first_link
 from driverci.audit.report import SystemReport
 from driverci.store.db import Store
 from driverci.store.models import Change, ReviewMessage
@@ -194,19 +194,23 @@ def first_links(store: Store, message_pks: Iterable[int]) -> dict[int, str]:
             for message_pk, jobs in session.execute(
                 select(ReviewMessage.id, ReviewMessage.job_urls).where(ReviewMessage.id.in_(chunk))
             ):
-                if urls := split_links(jobs):
-                    links[message_pk] = urls[0]
+                if link := first_link(jobs):
+                    links[message_pk] = link
     return links
 
 
 def cell_for(
-    analysis: Analysis, account: str, ps: PatchSetFact, links: Mapping[int, str]
+    analysis: Analysis,
+    account: str,
+    ps: PatchSetFact,
+    first: ResultFact | None,
+    links: Mapping[int, str],
 ) -> GridCell:
-    """The state of one CI on one patch set, as the judge would count it; ``links``: the
-    first result link of comments by id (see :func:`first_links`)."""
+    """The state of one CI on one patch set, as the judge would count it, given the CI's
+    :func:`first_result` there and the first result link of comments by id
+    (:func:`first_links`)."""
     policy = analysis.policy
     deadline = ps.created + timedelta(hours=policy.deadline_hours(ps.created))
-    first = first_result(analysis, account, ps)
     reason = not_expected_reason(
         analysis.registry.ci_by_account(account),
         analysis.started(account),
@@ -248,8 +252,12 @@ def grid(analysis: Analysis, store: Store, limit: int) -> Grid:
     recent = recent[:limit]
     columns = grid_columns(analysis)
     titles = subjects(store, analysis.project, sorted({ps.change for ps in recent}))
-    shown = (first_result(analysis, column.account, ps) for ps in recent for column in columns)
-    links = first_links(store, (result.message_pk for result in shown if result is not None))
+    firsts = {
+        (column.account, ps.key): first_result(analysis, column.account, ps)
+        for ps in recent
+        for column in columns
+    }
+    links = first_links(store, (first.message_pk for first in firsts.values() if first))
     rows = [
         GridRow(
             change=ps.change,
@@ -258,7 +266,10 @@ def grid(analysis: Analysis, store: Store, limit: int) -> Grid:
             subject=titles.get(ps.change, ""),
             created=ps.created,
             gerrit_url=analysis.change_url(ps.change, ps.patch_set),
-            cells=[cell_for(analysis, column.account, ps, links) for column in columns],
+            cells=[
+                cell_for(analysis, column.account, ps, firsts[(column.account, ps.key)], links)
+                for column in columns
+            ],
         )
         for ps in recent
     ]
