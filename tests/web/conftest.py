@@ -9,12 +9,12 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import uvicorn
+from dashboard_world import ADMIN_TOKEN, DAYS, PROBED, Dashboard, SeededStore
 
 from driverci.audit.artifacts import ArtifactSurvey
 from driverci.audit.collect import RestCollector
@@ -32,30 +32,6 @@ from driverci.registry.schema import Registry
 from driverci.store.db import Store, open_store
 from driverci.web.app import create_app
 from driverci.web.data import WebConfig
-
-DAYS = 14
-ADMIN_TOKEN = "test-admin-token-42"
-#: CIs whose result links are probed (probing every link would take too long for a test).
-PROBED = ("delta-irmc",)
-
-
-@dataclass
-class SeededStore:
-    scenario: Scenario
-    store: Store
-    registry_path: Path
-    gerrit_url: str
-
-
-@dataclass
-class Dashboard:
-    url: str
-    seeded: SeededStore
-    registry_path: Path
-
-    @property
-    def scenario(self) -> Scenario:
-        return self.seeded.scenario
 
 
 def _fixed(moment: datetime) -> Callable[[], datetime]:

@@ -8,8 +8,7 @@ from typing import Any
 
 import httpx
 import yaml
-
-from conftest import ADMIN_TOKEN, Dashboard
+from dashboard_world import ADMIN_TOKEN, Dashboard
 
 ACCOUNT = "acme-redfish-ci"
 

@@ -7,8 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-
-from conftest import Dashboard
+from dashboard_world import Dashboard
 
 # What the seeded CIs did in the test's 14-day window, and the words of the reason that says so.
 EXPECTED = {

@@ -10,8 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from conftest import ADMIN_TOKEN, Dashboard
+from dashboard_world import ADMIN_TOKEN, Dashboard
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
