@@ -161,6 +161,34 @@ def test_rest_change_list_with_magic_prefix_and_paging_flag(
     assert changes[0].labels["Verified"].values[" 0"] == "No score"
 
 
+@pytest.mark.parametrize(
+    "name", ["gerrit-review-changes-query.json", "openstack-2014-changes-query.json"]
+)
+def test_change_list_from_raw_bytes_equals_the_decoded_list(
+    raw_sample: Callable[[str], str], name: str
+) -> None:
+    # Pages are validated straight from the bytes Gerrit sent; the models must be the ones
+    # the decoded JSON gives.
+    raw = raw_sample(name)
+    decoded = json.loads(raw.partition("\n")[2] if raw.startswith(")]}'") else raw)
+    assert parse_change_list(raw.encode()) == parse_change_list(decoded)
+
+
+def test_a_bad_change_in_a_raw_page_is_named_by_item_and_field(
+    raw_sample: Callable[[str], str],
+) -> None:
+    raw = raw_sample("gerrit-review-changes-query.json")
+    changes = json.loads(raw.partition("\n")[2])
+    changes[3]["_number"] = "not a number"
+    page = (")]}'\n" + json.dumps(changes)).encode()
+    with pytest.raises(PayloadError, match=r"^page 7 item 3: ChangeInfo field _number: "):
+        parse_change_list(page, "page 7")
+    with pytest.raises(PayloadError, match=r"^page 7: invalid JSON"):
+        parse_change_list(page[:-1], "page 7")
+    with pytest.raises(PayloadError, match=r"^page 7: expected a JSON list of changes, got dict"):
+        parse_change_list(b'{"_number": 1}', "page 7")
+
+
 def test_gerrit_2_8_change_list_without_prefix(raw_sample: Callable[[str], str]) -> None:
     (change,) = parse_change_list(raw_sample("openstack-2014-changes-query.json"))
     assert change.number == 113009 and change.topic == "bug/1288393"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, overload
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
@@ -17,6 +17,7 @@ from driverci.errors import PayloadError
 
 # The first line of every Gerrit REST JSON body (RestApiServlet.JSON_MAGIC), against XSSI.
 JSON_MAGIC = ")]}'"
+_JSON_MAGIC_BYTES = JSON_MAGIC.encode()
 
 
 class GerritModel(BaseModel):
@@ -52,12 +53,15 @@ def format_query_time(moment: datetime) -> str:
     return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
 
 
-def strip_json_magic(body: str) -> str:
+@overload
+def strip_json_magic(body: str) -> str: ...
+@overload
+def strip_json_magic(body: bytes) -> bytes: ...
+def strip_json_magic(body: str | bytes) -> str | bytes:
     """Drop Gerrit's ``)]}'`` first line if present; the rest is untouched JSON text."""
-    if body.startswith(JSON_MAGIC):
-        _magic, _newline, rest = body.partition("\n")
-        return rest
-    return body
+    if isinstance(body, bytes):
+        return body.partition(b"\n")[2] if body.startswith(_JSON_MAGIC_BYTES) else body
+    return body.partition("\n")[2] if body.startswith(JSON_MAGIC) else body
 
 
 def load_rest_json(body: str | bytes, where: str) -> Any:

@@ -6,9 +6,10 @@ releases adding fields never break parsing. Underscore wire names (``_number``) 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from driverci.errors import PayloadError
 from driverci.gerrit.models_base import (
@@ -16,6 +17,7 @@ from driverci.gerrit.models_base import (
     GerritTime,
     describe_validation_error,
     load_rest_json,
+    strip_json_magic,
 )
 
 
@@ -218,10 +220,20 @@ def parse_change_list(
     body: str | bytes | list[Any], where: str = "change list"
 ) -> list[ChangeInfo]:
     """Parse a ``GET /changes/`` answer (text with or without ``)]}'``, or decoded JSON)."""
+    if not isinstance(body, list):
+        try:  # the fast path: JSON text validated by pydantic's parser, no dicts in between
+            return _change_list_adapter().validate_json(strip_json_magic(body))
+        except ValidationError:
+            pass  # decoded again below, for an error naming the item and field
     data = body if isinstance(body, list) else load_rest_json(body, where)
     if not isinstance(data, list):
         raise PayloadError(f"{where}: expected a JSON list of changes, got {type(data).__name__}")
     return [parse_change(item, f"{where} item {index}") for index, item in enumerate(data)]
+
+
+@functools.cache
+def _change_list_adapter() -> TypeAdapter[list[ChangeInfo]]:
+    return TypeAdapter(list[ChangeInfo])
 
 
 def parse_messages(

@@ -112,6 +112,19 @@ class GerritRestClient:
         json_body: dict[str, Any] | None = None,
     ) -> Any:
         """Send one API call, retrying transient failures; returns the decoded JSON answer."""
+        shown = redact_url(self.url(path))
+        body = await self.request_body(method, path, params, json_body)
+        return None if body is None else load_rest_json(body, f"{method} {shown}")
+
+    async def request_body(
+        self,
+        method: str,
+        path: str,
+        params: QueryParams | None = None,
+        json_body: dict[str, Any] | None = None,
+    ) -> bytes | None:
+        """Like :meth:`request`, but the answer's raw JSON (None when empty), for callers that
+        validate the bytes straight into models."""
         url = self.url(path)
         shown = redact_url(url)
         idempotent = method in ("GET", "HEAD")
@@ -131,9 +144,8 @@ class GerritRestClient:
                 log.warning("%s %s failed (%s), retry in %.1fs", method, shown, exc, delay)
             else:
                 if response.is_success:
-                    if not response.content.strip():  # e.g. 204 No Content
-                        return None
-                    return load_rest_json(response.content, f"{method} {shown}")
+                    content = response.content
+                    return content if content.strip() else None  # None: e.g. 204 No Content
                 if response.status_code not in retry_statuses or attempt >= self.MAX_RETRIES:
                     raise self._http_error(method, shown, response)
                 delay = self._retry_after(response) or self._backoff(attempt)
@@ -205,8 +217,10 @@ class GerritRestClient:
             params.append(("n", limit))
         if start:
             params.append(("S", start))
-        data = await self.request("GET", "/changes/", params=params)
-        return parse_change_list(_expect_list(data, "/changes/"), f"changes query {query!r}")
+        # The raw page is validated straight into models (pydantic's JSON parser), skipping
+        # the intermediate dicts: a page of 500 changes is megabytes.
+        body = await self.request_body("GET", "/changes/", params=params)
+        return parse_change_list(body or b"null", f"changes query {query!r}")
 
     async def iter_changes(
         self, query: str, options: Iterable[str] = (), page_size: int = 500
