@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,8 @@ from benchmarks.gen_dump import DumpShape, dump_registry, last_moment, write_dum
 from driverci.audit.facts import PatchSetFact, ResultFact, Window
 
 if TYPE_CHECKING:
+    from driverci.audit.collect import CollectSummary
+    from driverci.emulator.scenario import Scenario
     from driverci.registry.schema import Registry
     from driverci.store.db import Store
 
@@ -214,7 +216,9 @@ def _emulator_process(state_dir: Path) -> Iterator[tuple[str, int]]:
         server.wait(timeout=30)
 
 
-async def _collect(url: str, store: Store, registry: Registry, project: str) -> tuple[int, float]:
+async def _collect(
+    url: str, store: Store, registry: Registry, project: str
+) -> tuple[CollectSummary, float]:
     from driverci.audit.collect import RestCollector
     from driverci.audit.ingest import Ingestor
     from driverci.gerrit.rest import GerritRestClient
@@ -222,38 +226,75 @@ async def _collect(url: str, store: Store, registry: Registry, project: str) -> 
     async with GerritRestClient(url) as client:
         began = time.perf_counter()
         summary = await RestCollector(Ingestor(store, registry), client, project).run()
-        return summary.changes, time.perf_counter() - began
+        return summary, time.perf_counter() - began
 
 
-def bench_rest(tmp: Path) -> None:
+@dataclass(frozen=True)
+class RestShape:
+    """The emulator's scenario for one REST figure."""
+
+    label: str
+    third_party_cis: int
+    days: int
+    changes_per_day: float
+
+
+REST_SHAPES = (
+    RestShape("the judge's scenario", 8, 50, 40.0),
+    # The issue names a Cinder-sized year: 40 CIs comment on every patch set (about 110
+    # comments per change). Fewer changes than a year, so the emulator is seeded in seconds.
+    RestShape("Cinder-shaped changes", 39, 20, 25.0),
+)
+
+
+def _rest_scenario(shape: RestShape) -> Scenario:
+    from driverci.emulator.scenario import bundled_scenario_path, load_scenario
+
+    base = load_scenario(bundled_scenario_path("judge-8cis"))
+    extra = [
+        base.cis[0].model_copy(
+            update={"account": f"extra-{n}-ci", "name": f"Extra {n} CI", "behaviour": "perfect"}
+        )
+        for n in range(shape.third_party_cis - len(base.cis))
+    ]
+    return base.model_copy(
+        update={
+            "changes_per_day": shape.changes_per_day,
+            "days": shape.days,
+            "cis": base.cis + extra,
+        }
+    )
+
+
+def bench_rest(tmp: Path, shape: RestShape) -> None:
     from benchmarks.rest_ceiling import (
         RestCost,
         native_floor_ms,
         print_rest_ceiling,
         process_cpu_seconds,
     )
-    from driverci.emulator.scenario import bundled_scenario_path, load_scenario
     from driverci.emulator.scenario_registry import scenario_registry
     from driverci.emulator.seed import seed_scenario
     from driverci.emulator.state import EmulatorState
     from driverci.registry.loader import load_registry
     from driverci.store.db import open_store
 
-    scenario = load_scenario(bundled_scenario_path("judge-8cis"))
-    scenario = scenario.model_copy(update={"changes_per_day": 40.0, "days": 50})
-    state_dir = tmp / "gerrit"
+    scenario = _rest_scenario(shape)
+    work = tmp / f"rest-{shape.third_party_cis}"
+    state_dir = work / "gerrit"
     state = EmulatorState(state_dir)
     seed_scenario(state, state_dir / "git", scenario)
     state.close()
     registry = scenario_registry(scenario, load_registry())
-    store_db = tmp / "rest.sqlite"
+    store_db = work / "rest.sqlite"
     store = open_store(f"sqlite:///{store_db}")
     with _emulator_process(state_dir) as (url, pid):
         emulator_cpu, collector_cpu = process_cpu_seconds(pid), time.process_time()
         try:
-            changes, seconds = asyncio.run(_collect(url, store, registry, scenario.project))
+            summary, seconds = asyncio.run(_collect(url, store, registry, scenario.project))
         finally:
             store.close()  # before the floor reads the store's file
+        changes = summary.changes
         cost = RestCost(
             changes,
             seconds,
@@ -262,9 +303,13 @@ def bench_rest(tmp: Path) -> None:
         )
         floor = native_floor_ms(url, scenario.project, store_db, changes)
     _line(
-        f"collect {changes} changes over REST from the emulator",
+        f"collect {changes} changes over REST, {shape.label}",
         f"{changes / seconds:.0f} /s",
         ">= 2000 changes/s",
+    )
+    print(
+        f"  {summary.messages_new / changes:.0f} comments per change: "
+        f"{summary.messages_new / seconds:,.0f} comments/s"
     )
     print_rest_ceiling(cost, floor)
 
@@ -287,7 +332,8 @@ def main() -> None:
         db = bench_ingest(tmp, shape, keep_dump=args.keep is not None)
         bench_evaluate(db, shape)
         if not args.skip_rest:
-            bench_rest(tmp)
+            for rest_shape in REST_SHAPES:
+                bench_rest(tmp, rest_shape)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,14 @@ import asyncio
 import statistics
 import tempfile
 import time
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
-from fastapi.testclient import TestClient
+with warnings.catch_warnings():
+    # Starlette's notice about its own test client's HTTP library: not ours to act on.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
 
 from driverci.audit.collect import RestCollector
 from driverci.audit.ingest import Ingestor
