@@ -95,12 +95,21 @@ def test_an_unreachable_gerrit_is_named(tmp_path: Path) -> None:
     assert url in line
 
 
-def test_a_malformed_dump_names_the_line_and_keeps_what_was_stored(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("bad_line", "problem"),
+    [
+        ("{not json", "(Expecting property name enclosed in double quotes at column 2)"),
+        ('{"subject": "tab\there"}', "(Invalid control character at column 17)"),
+    ],
+)
+def test_a_malformed_dump_names_the_line_and_keeps_what_was_stored(
+    tmp_path: Path, bad_line: str, problem: str
+) -> None:
     dump = tmp_path / "dump.json"
     dump.write_text(
         '{"project": "openstack/ironic", "number": 1, "branch": "master", '
         '"id": "I1", "subject": "x", "status": "NEW", "createdOn": 1700000000, '
-        '"lastUpdated": 1700000000, "patchSets": [], "comments": []}\n{not json\n'
+        '"lastUpdated": 1700000000, "patchSets": [], "comments": []}\n' + bad_line + "\n"
     )
     line = one_line_error(
         run(
@@ -112,7 +121,7 @@ def test_a_malformed_dump_names_the_line_and_keeps_what_was_stored(tmp_path: Pat
             f"sqlite:///{tmp_path / 'x.sqlite'}",
         )
     )
-    assert f"{dump}:2" in line and "invalid JSON" in line
+    assert line.endswith(f"{dump}:2: invalid JSON {problem}")
 
 
 def test_a_hostile_date_is_refused_in_one_line(tmp_path: Path) -> None:
@@ -218,3 +227,71 @@ def test_seed_serve_and_restart_keep_everything(tmp_path: Path) -> None:
             server.wait(20)
         assert server.returncode == 0, server.stderr
         del attempt
+
+
+# An account anyone can register on Gerrit, named like a CI and like Rich's markup.
+HOSTILE_NAME = "Evil [/red] [bold] CI"
+
+
+def _dump_with_a_comment_by(tmp_path: Path, reviewer_name: str) -> Path:
+    import json
+
+    created = int(time.time()) - 3 * 86400
+    change = {
+        "project": "openstack/ironic",
+        "branch": "master",
+        "id": "I1",
+        "number": 1,
+        "subject": "Fix it",
+        "status": "NEW",
+        "createdOn": created,
+        "lastUpdated": created + 3600,
+        "patchSets": [
+            {
+                "number": 1,
+                "revision": "a" * 40,
+                "ref": "refs/changes/01/1/1",
+                "createdOn": created,
+                "files": [{"file": "ironic/drivers/redfish.py", "type": "MODIFIED"}],
+            }
+        ],
+        "comments": [
+            {
+                "timestamp": created + 3600,
+                "reviewer": {"name": reviewer_name, "username": "evil-ci"},
+                "message": "Patch Set 1:\n\nBuild succeeded.\n\n"
+                "- evil-job http://logs.example.org/1/[/red] : SUCCESS in 1m 00s\n",
+            }
+        ],
+    }
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps(change) + "\n")
+    return dump
+
+
+def test_a_ci_named_like_markup_is_reported_by_its_name(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'x.sqlite'}"
+    dump = _dump_with_a_comment_by(tmp_path, HOSTILE_NAME)
+    run("audit", "collect", "--from-dump", str(dump), "--db", db, check=True)
+
+    table = run("audit", "report", "--format", "table", "--db", db, check=True)
+    assert "Traceback" not in table.stderr
+    assert HOSTILE_NAME in table.stdout and "(unregistered)" in table.stdout
+
+
+def test_an_error_naming_markup_is_printed_as_written(tmp_path: Path) -> None:
+    missing = tmp_path / "[/bold]dump.json"
+    line = one_line_error(
+        run("audit", "collect", "--from-dump", str(missing), "--db", f"sqlite:///{tmp_path / 'x'}")
+    )
+    assert line == f"error: {missing}: cannot read dump (No such file or directory)"
+
+
+def test_a_ci_named_like_html_or_a_link_stays_text_in_the_markdown_report(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'x.sqlite'}"
+    dump = _dump_with_a_comment_by(tmp_path, "Evil <img src=x> [click](http://evil) | CI")
+    run("audit", "collect", "--from-dump", str(dump), "--db", db, check=True)
+
+    markdown = run("audit", "report", "--format", "markdown", "--db", db, check=True).stdout
+    row = next(line for line in markdown.splitlines() if "Evil" in line)
+    assert row.startswith(r"| Evil \<img src=x\> \[click\](http://evil) \| CI (evil-ci) |")

@@ -14,7 +14,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from driverci.errors import DriverCIError
 
@@ -104,7 +106,10 @@ def registry_show(
         cis = ", ".join(ci.name for ci in registry.ci_systems if driver.name in ci.drivers)
         colour = colours.get(driver.status, "white")
         table.add_row(
-            driver.name, f"[{colour}]{driver.status}[/{colour}]", driver.maintainer, cis or "-"
+            escape(driver.name),
+            f"[{colour}]{escape(driver.status)}[/{colour}]",
+            escape(driver.maintainer),
+            escape(cis) or "-",
         )
     console.print(table)
 
@@ -170,7 +175,11 @@ def main(argv: list[str] | None = None) -> None:
         # Typer handles its own usage errors and exit codes; our errors come through here.
         app(args=argv)
     except DriverCIError as error:
-        err_console.print(f"[bold red]error:[/bold red] {error}", highlight=False)
+        # As text, not markup: errors quote input (paths, URLs, names) that may hold "[...]";
+        # one line whatever the width, so logs and scripts get it whole.
+        err_console.print(
+            Text.assemble(("error:", "bold red"), f" {error}"), highlight=False, soft_wrap=True
+        )
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -226,7 +226,9 @@ def _dump_line(path: Path, line_number: int, line: str) -> Iterator[NormalizedCh
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         raise PayloadError(
-            f"{path}:{line_number}: invalid JSON ({exc.msg} at column {exc.colno})"
+            # json's messages may end in " at" ("Invalid control character at").
+            f"{path}:{line_number}: invalid JSON ({exc.msg.removesuffix(' at')} at column "
+            f"{exc.colno})"
         ) from None
     if not isinstance(obj, dict):
         raise PayloadError(f"{path}:{line_number}: expected a JSON object per line")

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from driverci.audit.evaluate import CiEvaluation
@@ -181,9 +183,9 @@ def render_table(report: AuditReport, console: Console) -> None:
             flags.append("rubber stamp")
         p95 = ev.latency_hours.p95
         table.add_row(
-            ev.name + ("" if item.registered else " [red](unregistered)[/red]"),
-            ev.account,
-            ", ".join(ev.drivers) or "-",
+            escape(ev.name) + ("" if item.registered else " [red](unregistered)[/red]"),
+            escape(ev.account),
+            escape(", ".join(ev.drivers)) or "-",
             f"{_fmt_rate(ev.coverage)} ({ev.reported}/{ev.expected})",
             _fmt_rate(ev.on_time_rate),
             "-" if p95 is None else f"{p95:.1f}",
@@ -196,25 +198,35 @@ def render_table(report: AuditReport, console: Console) -> None:
     for item in report.systems:
         if item.verdict.reasons:
             colour = COLOURS.get(item.verdict.verdict, "white")
-            console.print(f"[{colour}]{item.evaluation.name}[/{colour}]:")
+            console.print(f"[{colour}]{escape(item.evaluation.name)}[/{colour}]:")
             for reason in item.verdict.reasons:
-                console.print(f"  - {reason}", highlight=False)
+                console.print(f"  - {reason}", highlight=False, markup=False)
     drivers = Table(title="Drivers")
     for column in ("driver", "status", "verdict", "CI"):
         drivers.add_column(column)
     for driver in report.drivers:
         colour = COLOURS.get(driver.verdict, "white")
         drivers.add_row(
-            driver.name,
-            driver.status,
+            escape(driver.name),
+            escape(driver.status),
             f"[{colour}]{driver.verdict}[/{colour}]",
-            ", ".join(driver.ci) or "-",
+            escape(", ".join(driver.ci)) or "-",
         )
     console.print(drivers)
 
 
 def _md_row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+# Markdown's inline syntax (emphasis, code, links, images, HTML, headings); "|" is _md_row's.
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]<>#!])")
+
+
+def _md_text(text: str) -> str:
+    """``text`` shown as written: names and reasons come from Gerrit, where anyone can name an
+    account ``[click](http://...)`` or ``<img src=...>``."""
+    return _MARKDOWN_SYNTAX.sub(r"\\\1", text)
 
 
 def render_markdown(report: AuditReport) -> str:
@@ -233,7 +245,7 @@ def render_markdown(report: AuditReport) -> str:
         lines.append(
             _md_row(
                 [
-                    f"{ev.name} (`{ev.account}`)",
+                    f"{_md_text(ev.name)} ({_md_text(ev.account)})",
                     f"{_fmt_rate(ev.coverage)} ({ev.reported}/{ev.expected})",
                     _fmt_rate(ev.on_time_rate),
                     "-" if p95 is None else f"{p95:.1f}",
@@ -245,8 +257,8 @@ def render_markdown(report: AuditReport) -> str:
     lines.append("")
     for item in report.systems:
         if item.verdict.reasons:
-            lines.append(f"## {item.evaluation.name}: {item.verdict.verdict}")
-            lines.extend(f"- {reason}" for reason in item.verdict.reasons)
+            lines.append(f"## {_md_text(item.evaluation.name)}: {item.verdict.verdict}")
+            lines.extend(f"- {_md_text(reason)}" for reason in item.verdict.reasons)
             lines.append("")
     lines += [
         "## Drivers",
@@ -255,7 +267,8 @@ def render_markdown(report: AuditReport) -> str:
         _md_row(["---"] * 4),
     ]
     lines += [
-        _md_row([d.name, d.status, d.verdict, ", ".join(d.ci) or "-"]) for d in report.drivers
+        _md_row([_md_text(d.name), d.status, d.verdict, _md_text(", ".join(d.ci)) or "-"])
+        for d in report.drivers
     ]
     return "\n".join(lines) + "\n"
 

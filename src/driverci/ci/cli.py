@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from driverci.ci.config import CIConfig, load_ci_config
 
@@ -70,7 +71,7 @@ def check(
     report = asyncio.run(ConnectivityCheck(_load(config), sandbox).run())
     for ok, line in report.lines:
         mark = "[green]ok[/green]  " if ok else "[red]FAIL[/red]"
-        console.print(f"{mark} {line}", highlight=False)
+        console.print(f"{mark} {escape(line)}", highlight=False)
     if not report.passed:
         raise typer.Exit(1)
 

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from driverci.emulator.state import EmulatorError, EmulatorState
@@ -95,12 +96,16 @@ def account_add(
                 tags=["SERVICE_USER"] if service_user else [],
                 is_admin=admin,
             )
-            console.print(f"added account [bold]{username}[/bold] (id {account.account_id})")
+            console.print(
+                f"added account [bold]{escape(username)}[/bold] (id {account.account_id})"
+            )
         else:
             state.update_account(
                 username, http_password=http_password, add_ssh_keys=keys, email=email
             )
-            console.print(f"updated account [bold]{username}[/bold] (id {existing.account_id})")
+            console.print(
+                f"updated account [bold]{escape(username)}[/bold] (id {existing.account_id})"
+            )
 
 
 @emulator_app.command("seed")
@@ -143,8 +148,8 @@ def print_state_summary(state: EmulatorState) -> None:
     for project in state.projects.values():
         changes = [c for c in state.changes.values() if c.project == project.name]
         projects.add_row(
-            project.name,
-            ", ".join(sorted(project.branches)),
+            escape(project.name),
+            escape(", ".join(sorted(project.branches))),
             str(len(changes)),
             str(sum(len(c.patch_sets) for c in changes)),
             str(sum(c.status == "MERGED" for c in changes)),
@@ -163,7 +168,7 @@ def print_state_summary(state: EmulatorState) -> None:
         accounts.add_column(column)
     for account_id, count in comments.most_common(15):
         account = state.accounts[account_id]
-        accounts.add_row(account.username, account.name, str(count))
+        accounts.add_row(escape(account.username), escape(account.name or ""), str(count))
     console.print(accounts)
 
 

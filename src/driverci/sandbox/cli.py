@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from driverci.errors import DriverCIError
@@ -40,7 +41,7 @@ def prepare_source(
         def progress(line: str) -> None:
             status.update(line)
             if not line.startswith(("install", "download ironic")) or "installing" in line:
-                out.print(line, highlight=False)
+                out.print(line, highlight=False, markup=False)
 
         source = IronicFromPyPI(version, cache_dir, progress).prepare()
     if fast:
@@ -71,21 +72,25 @@ def print_result(result: RehearsalResult, out: Console) -> bool:
         )
         all_ok &= outcome.as_expected
         for index, header in enumerate(outcome.headers()):
-            out.print(f"  [{index + 1}] {header}", highlight=False)
+            out.print(f"  [{index + 1}] {header}", highlight=False, markup=False)
             for job in outcome.jobs(index):
-                out.print(f"      {job.line}", highlight=False, soft_wrap=True)
+                out.print(f"      {job.line}", highlight=False, markup=False, soft_wrap=True)
     table = Table(title="Artifacts (HTTP GET on the log URLs)")
     for column in ("change", "job", "status", "ok", "what"):
         table.add_column(column, overflow="fold")
     for check in result.artifacts:
         table.add_row(
-            str(check.change), check.job, str(check.status), "yes" if check.ok else "NO", check.note
+            str(check.change),
+            escape(check.job),
+            str(check.status),
+            "yes" if check.ok else "NO",
+            escape(check.note),
         )
         all_ok &= check.ok
     out.print(table)
     judgement = result.judgement
     for line in judgement.collected:
-        out.print(f"judge collected {line}", highlight=False)
+        out.print(f"judge collected {line}", highlight=False, markup=False)
     out.print(f"judge probed result links: {judgement.probes}", highlight=False)
     render_table(judgement.report, out)
     system = judgement.system(CI_ACCOUNT)
@@ -93,7 +98,7 @@ def print_result(result: RehearsalResult, out: Console) -> bool:
     out.print(f"[bold]{CI_NAME} rated {verdict}[/bold] by the judge", highlight=False)
     if system is not None:
         for reason in system.verdict.reasons:
-            out.print(f"  - {reason}", highlight=False)
+            out.print(f"  - {reason}", highlight=False, markup=False)
     all_ok &= verdict == "reliable"
     timings = ", ".join(f"{key} {seconds:g}s" for key, seconds in result.timings.items())
     out.print(f"timings: {timings}", highlight=False)
@@ -125,7 +130,7 @@ def sandbox_command(
         )
         result = asyncio.run(Rehearsal(state_dir, source, console).run())
     except DriverCIError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     ok = print_result(result, console)
     console.print(

@@ -24,6 +24,7 @@ from string import Template
 
 from aiohttp import web
 from rich.console import Console
+from rich.markup import escape
 
 from driverci.ci.config import CIConfig, load_ci_config
 from driverci.ci.service import CIService
@@ -230,7 +231,7 @@ class Rehearsal:
         report = await ConnectivityCheck(config).run()
         for ok, line in report.lines:
             mark = "[green]ok[/green]  " if ok else "[red]FAIL[/red]"
-            self.console.print(f"ci check: {mark} {line}", highlight=False)
+            self.console.print(f"ci check: {mark} {escape(line)}", highlight=False)
         return report.lines
 
     async def _push_all(self, gerrit: SandboxGerrit) -> dict[str, int]:
