@@ -119,8 +119,13 @@ def _clean_message(message: str) -> str:
     return message
 
 
+#: Fields named after the first error, before "N more".
+MORE_ERRORS_NAMED = 4
+
+
 def format_validation_error(source: str, err: ValidationError, locate: Locator) -> str:
-    """One line naming file, line, field and problem of the first error (and how many more)."""
+    """One line naming file, line, field and problem of the first error, then the other
+    fields at fault."""
     errors = err.errors()
     if not errors:
         return f"{source}: invalid"
@@ -135,7 +140,18 @@ def format_validation_error(source: str, err: ValidationError, locate: Locator) 
         else f"{head}: {_clean_message(first['msg'])}"
     )
     if len(errors) > 1:
-        text += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
+        # Name the other fields too, so one run shows everything to fix.
+        others = []
+        for error in errors[1 : 1 + MORE_ERRORS_NAMED]:
+            other_loc: tuple[int | str, ...] = tuple(error["loc"])
+            other_line = locate(other_loc)
+            name = format_location(other_loc) or "(top level)"
+            at = f"{name} (line {other_line})" if other_line is not None else name
+            others.append(f"{at}: {_clean_message(error['msg'])}")
+        unnamed = len(errors) - 1 - len(others)
+        if unnamed:
+            others.append(f"{unnamed} more")
+        text += f" (also {'; '.join(others)})"
     return text
 
 

@@ -124,6 +124,25 @@ def test_a_broken_registry_names_file_line_and_field(
     assert "\n" not in str(caught.value)
 
 
+def test_every_field_at_fault_is_named_in_the_one_line(tmp_path: Path, shipped_text: str) -> None:
+    # Fixing one field per run is slow: the line names the others and where they are.
+    text = shipped_text.replace("account_id: 22348", "account_id: twenty", 1)
+    text = text.replace("status: supported", "status: maybe", 1)
+    path = tmp_path / "registry.yaml"
+    path.write_text(text)
+    lines = text.splitlines()
+    status_line = next(i for i, line in enumerate(lines, 1) if "status: maybe" in line)
+    account_line = next(i for i, line in enumerate(lines, 1) if "account_id: twenty" in line)
+    with pytest.raises(ConfigError) as caught:
+        load_registry(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}:{status_line}: drivers[0].status: Input should be")
+    assert (
+        f"(also ci_systems[0].account_id (line {account_line}): Input should be a valid" in message
+    )
+
+
 def test_malformed_yaml_names_file_and_line(tmp_path: Path, shipped_text: str) -> None:
     path, line = _broken_copy(tmp_path, shipped_text, "  - name: redfish", "  - name: [redfish")
     with pytest.raises(ConfigError, match=rf"^{path}:\d+: invalid YAML"):
