@@ -3,7 +3,8 @@
 Links in CI comments are untrusted input. The prober fetches only http(s) URLs whose host
 resolves exclusively to public addresses (loopback, private, link-local, multicast and
 reserved targets are refused unless configuration allows them), follows at most a few
-redirects re-checking each hop, reads at most ``max_bytes`` and gives up after
+redirects re-checking each hop, connects to the very address it checked (a name resolved
+again could point elsewhere: DNS rebinding), reads at most ``max_bytes`` and gives up after
 ``timeout_s``. Nothing it fetches is executed or stored beyond the verdict.
 """
 
@@ -15,12 +16,12 @@ import json
 import logging
 import re
 import socket
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -88,8 +89,38 @@ def _address_allowed(address: str, limits: ProbeLimits) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-async def check_url(url: str, limits: ProbeLimits) -> None:
-    """Raise :class:`UnsafeURL` unless ``url`` is http(s) to allowed addresses only."""
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def system_resolve(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (the system's resolver, without blocking the loop)."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UnsafeURL(f"{host}: host does not resolve ({exc.strerror})") from None
+    return [str(info[4][0]) for info in infos]
+
+
+@dataclass(frozen=True)
+class SafeTarget:
+    """A checked URL and how to reach exactly the address that was checked."""
+
+    url: str
+    #: ``url`` with the checked address as its host: the connection goes where the check
+    #: looked, so a name that resolves elsewhere a second time (DNS rebinding) cannot
+    #: redirect it to a private address.
+    connect_url: str
+    #: The Host header (and, for https, the name sent as SNI and verified in the certificate).
+    host: str
+    sni_hostname: str | None
+
+
+async def check_url(
+    url: str, limits: ProbeLimits, resolve: Resolver = system_resolve
+) -> SafeTarget:
+    """Raise :class:`UnsafeURL` unless ``url`` is http(s) to allowed addresses only; return
+    the target pinned to the first of them."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise UnsafeURL(f"{url!r}: only http and https links are fetched")
@@ -97,16 +128,37 @@ async def check_url(url: str, limits: ProbeLimits) -> None:
         raise UnsafeURL(f"{url!r}: no host")
     if parts.username or parts.password:
         raise UnsafeURL(f"{url!r}: credentials in links are refused")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise UnsafeURL(f"{url!r}: host does not resolve ({exc.strerror})") from None
-    for info in infos:
-        address = str(info[4][0])
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise UnsafeURL(f"{url!r}: invalid port") from None
+    try:
+        addresses = await resolve(parts.hostname, port)
+    except UnsafeURL as exc:
+        raise UnsafeURL(f"{url!r}: {exc}") from None
+    if not addresses:
+        raise UnsafeURL(f"{url!r}: {parts.hostname} resolves to no address")
+    for address in addresses:
         if not _address_allowed(address, limits):
             raise UnsafeURL(f"{url!r}: {parts.hostname} resolves to non-public address {address}")
+    pinned = ipaddress.ip_address(addresses[0].split("%", 1)[0])
+    literal = f"[{pinned}]" if pinned.version == 6 else str(pinned)
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    named = not _is_ip_literal(parts.hostname)
+    return SafeTarget(
+        url=url,
+        connect_url=urlunsplit(parts._replace(netloc=netloc)),
+        host=parts.netloc,
+        sni_hostname=parts.hostname if parts.scheme == "https" and named else None,
+    )
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class ArtifactProber:
@@ -114,8 +166,11 @@ class ArtifactProber:
 
     USER_AGENT = "driverci-judge (+https://opendev.org/openstack/ironic)"
 
-    def __init__(self, limits: ProbeLimits | None = None) -> None:
+    def __init__(
+        self, limits: ProbeLimits | None = None, resolve: Resolver = system_resolve
+    ) -> None:
         self.limits = limits or ProbeLimits()
+        self._resolve = resolve
         self._client = httpx.AsyncClient(
             follow_redirects=False,
             timeout=self.limits.timeout_s,
@@ -136,8 +191,11 @@ class ArtifactProber:
         """GET with the safety checks: (status, content type, body prefix, final URL)."""
         current = url
         for _ in range(self.limits.max_redirects + 1):
-            await check_url(current, self.limits)
-            async with self._client.stream("GET", current) as response:
+            target = await check_url(current, self.limits, self._resolve)
+            extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
+            async with self._client.stream(
+                "GET", target.connect_url, headers={"Host": target.host}, extensions=extensions
+            ) as response:
                 if response.is_redirect and "location" in response.headers:
                     current = urljoin(current, response.headers["location"])
                     continue
