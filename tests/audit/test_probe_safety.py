@@ -4,12 +4,14 @@ loopback plays the target and counts what reached it."""
 
 from __future__ import annotations
 
+import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import trustme
 
 from driverci.audit.probe import ArtifactProber, ProbeLimits
 
@@ -69,18 +71,34 @@ def _handler(target: Target) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def target() -> Iterator[Target]:
+def _serve(tls: ssl.SSLContext | None = None) -> Iterator[Target]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     state = Target(server.server_address[1])
     server.RequestHandlerClass = _handler(state)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield state
     state.release.set()
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def target() -> Iterator[Target]:
+    yield from _serve()
+
+
+LOGS_HOST = "ci-logs.example.test"
+
+
+async def _only(host: str, port: int) -> list[str]:
+    """A resolver that knows one name (DNS played on loopback)."""
+    if host != LOGS_HOST:
+        raise AssertionError(f"resolved {host}, not the link's host")
+    return ["127.0.0.1"]
 
 
 @pytest.mark.parametrize(
@@ -167,8 +185,8 @@ async def test_a_server_that_never_answers_is_given_up(target: Target) -> None:
 async def test_the_connection_goes_to_the_address_that_was_checked(target: Target) -> None:
     # A name whose answer could change between the check and the connection (DNS rebinding)
     # is resolved once: the prober connects to that address and names the host in the
-    # request. "ci-logs.example.test" exists only in this resolver, so a second lookup by
-    # the HTTP client would fail.
+    # request. LOGS_HOST exists only in this resolver, so a second lookup by the HTTP client
+    # would fail.
     asked: list[str] = []
 
     async def resolve(host: str, port: int) -> list[str]:
@@ -176,12 +194,12 @@ async def test_the_connection_goes_to_the_address_that_was_checked(target: Targe
         return ["127.0.0.1"]
 
     async with ArtifactProber(LOOPBACK, resolve=resolve) as prober:
-        result = await prober.probe(target.url("/logs/", "ci-logs.example.test"))
+        result = await prober.probe(target.url("/logs/", LOGS_HOST))
     assert result.status == 200 and result.available
-    assert target.hosts[0] == f"ci-logs.example.test:{target.port}"
-    assert set(asked) == {"ci-logs.example.test"}
+    assert target.hosts[0] == f"{LOGS_HOST}:{target.port}"
+    assert set(asked) == {LOGS_HOST}
     # The console log it links to is fetched the same way, as the same host.
-    assert target.hosts[1:] == [f"ci-logs.example.test:{target.port}"]
+    assert target.hosts[1:] == [f"{LOGS_HOST}:{target.port}"]
 
 
 async def test_a_name_resolving_to_loopback_is_refused_whatever_it_is_called() -> None:
@@ -191,3 +209,44 @@ async def test_a_name_resolving_to_loopback_is_refused_whatever_it_is_called() -
     async with ArtifactProber(ProbeLimits(), resolve=rebinding) as prober:
         result = await prober.probe("http://logs.example.org/1/")
     assert result.error is not None and "non-public address 127.0.0.1" in result.error
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def https_target(ca: trustme.CA) -> Iterator[Target]:
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(LOGS_HOST).configure_cert(tls)
+    yield from _serve(tls)
+
+
+@pytest.fixture
+async def trusting_prober(ca: trustme.CA) -> AsyncIterator[ArtifactProber]:
+    verify = ssl.create_default_context()
+    ca.configure_trust(verify)
+    async with ArtifactProber(LOOPBACK, resolve=_only, verify=verify) as prober:
+        yield prober
+
+
+async def test_https_to_the_checked_address_still_verifies_the_links_host(
+    https_target: Target, trusting_prober: ArtifactProber
+) -> None:
+    # Connecting to an address must not weaken TLS: the certificate is checked against the
+    # link's host name, sent as SNI.
+    result = await trusting_prober.probe(f"https://{LOGS_HOST}:{https_target.port}/logs/")
+    assert result.status == 200 and result.available, result.error
+    assert https_target.hosts[0] == f"{LOGS_HOST}:{https_target.port}"
+
+
+async def test_https_with_a_certificate_for_another_host_is_not_available(
+    ca: trustme.CA, trusting_prober: ArtifactProber
+) -> None:
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("someone-else.example.test").configure_cert(tls)
+    for target in _serve(tls):
+        result = await trusting_prober.probe(f"https://{LOGS_HOST}:{target.port}/logs/")
+        assert not result.available
+        assert result.error is not None and "certificate" in result.error.lower()

@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -167,12 +168,17 @@ class ArtifactProber:
     USER_AGENT = "driverci-judge (+https://opendev.org/openstack/ironic)"
 
     def __init__(
-        self, limits: ProbeLimits | None = None, resolve: Resolver = system_resolve
+        self,
+        limits: ProbeLimits | None = None,
+        resolve: Resolver = system_resolve,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
+        """``verify``: how https certificates are checked (default: the system's CAs)."""
         self.limits = limits or ProbeLimits()
         self._resolve = resolve
         self._client = httpx.AsyncClient(
             follow_redirects=False,
+            verify=verify,
             timeout=self.limits.timeout_s,
             headers={"User-Agent": self.USER_AGENT},
             trust_env=False,
