@@ -23,7 +23,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Protocol
 
-from driverci.emulator.git_store import CommitInfo, GitError, GitStore, PushSession
+from driverci.emulator.git_parse import CommitInfo
+from driverci.emulator.git_store import GitError, GitStore, PushSession
 from driverci.emulator.magic_refs import (
     MAGIC_PREFIX,
     PushOptions,
