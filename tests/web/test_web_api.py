@@ -3,6 +3,7 @@ on the judge's scenario (eight CIs, one defect each), collected from the emulato
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +62,30 @@ def test_a_bad_window_is_refused_with_a_reason(dashboard: Dashboard) -> None:
     assert response.status_code == 422
     response = httpx.get(f"{dashboard.url}/api/v1/overview", params={"until": "2026-02-30"})
     assert response.status_code == 400 and "2026-02-30" in response.json()["detail"]
+
+
+def test_a_page_with_a_bad_address_says_what_is_wrong_in_a_page(dashboard: Dashboard) -> None:
+    # People type these: the answer is a page naming the parameter, not a JSON error.
+    for path, params, words in [
+        ("/change/abc", {}, "number: Input should be a valid integer, unable to parse"),
+        ("/", {"until": "yesterday"}, "until: String should match pattern"),
+        ("/grid", {"days": 0}, "days: Input should be greater than or equal to 1 (got '0')"),
+    ]:
+        response = httpx.get(f"{dashboard.url}{path}", params=params)
+        assert response.status_code == 400, path
+        assert response.headers["content-type"].startswith("text/html")
+        assert words in html.unescape(response.text), path
+
+
+def test_an_unknown_project_is_not_found_and_the_known_ones_are_named(
+    dashboard: Dashboard,
+) -> None:
+    project = dashboard.scenario.project
+    page = httpx.get(f"{dashboard.url}/", params={"project": "<b>nope</b>"})
+    assert page.status_code == 404 and "&lt;b&gt;nope&lt;/b&gt;" in page.text
+    api = httpx.get(f"{dashboard.url}/api/v1/overview", params={"project": "nope"})
+    assert api.status_code == 404
+    assert api.json()["detail"] == f"no project 'nope' in the store (known: {project})"
 
 
 def test_grid_shows_every_state_a_reviewer_needs_to_tell_apart(dashboard: Dashboard) -> None:

@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
@@ -63,6 +65,18 @@ def create_app(config: WebConfig, *, warm_up: bool = True) -> FastAPI:
     @app.exception_handler(DriverCIError)
     async def _bad_request(request: Request, exc: DriverCIError) -> Response:
         return _error(request, 400, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith(api.API_PREFIX):
+            return await request_validation_exception_handler(request, exc)  # documented 422
+        # A person typed or followed this URL: say what is wrong with it, in a page.
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'][1:])}: {error['msg']}"
+            f" (got {error.get('input')!r})"
+            for error in exc.errors()
+        )
+        return _error(request, 400, f"invalid request: {problems}")
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, HTTPException, Query, Request
 
 from driverci.web.data import Analysis, DashboardData
 
@@ -32,6 +32,9 @@ def analysis(
         Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="window end, YYYY-MM-DD (UTC)"),
     ] = None,
 ) -> Analysis:
+    if project and project not in data.projects():
+        known = ", ".join(data.projects())
+        raise HTTPException(404, f"no project {project!r} in the store (known: {known})")
     return data.analysis(project or None, days, until or None)
 
 
