@@ -295,3 +295,28 @@ def test_a_ci_named_like_html_or_a_link_stays_text_in_the_markdown_report(tmp_pa
     markdown = run("audit", "report", "--format", "markdown", "--db", db, check=True).stdout
     row = next(line for line in markdown.splitlines() if "Evil" in line)
     assert row.startswith(r"| Evil \<img src=x\> \[click\](http://evil) \| CI (evil-ci) |")
+
+
+def test_a_window_the_store_does_not_cover_is_named_and_never_acted_on(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'x.sqlite'}"
+    dump = _dump_with_a_comment_by(tmp_path, "Acme CI")  # one patch set, three days old
+    run("audit", "collect", "--from-dump", str(dump), "--db", db, check=True)
+    stale = ("--since", "2020-01-01", "--until", "2020-02-01")
+
+    # A report still answers (JSON stays clean on stdout), with a warning on stderr.
+    report = run("audit", "report", "--format", "json", *stale, "--db", db, check=True)
+    assert report.stdout.lstrip().startswith("{")
+    assert "warning: the store holds no patch set of openstack/ironic created from " in (
+        report.stderr
+    )
+    # Deprecating every driver, or mailing every contact, from it would be wrong.
+    out = tmp_path / "proposals"
+    for command in (("propose", "-o", str(out)), ("notify", "--dry-run")):
+        line = one_line_error(run("audit", *command, *stale, "--db", db))
+        assert "no patch set of openstack/ironic created from 2020-01-01 to 2020-02-01" in line
+        assert f"(newest {time.strftime('%Y-%m-%d', time.gmtime(time.time() - 3 * 86400))})" in (
+            line
+        )
+    assert not out.exists()
+    # The window that holds it is judged as usual.
+    assert "warning" not in run("audit", "report", "--db", db, check=True).stderr

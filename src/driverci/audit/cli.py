@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from driverci.audit.facts import Window
 from driverci.errors import ConfigError, DriverCIError
@@ -16,6 +17,7 @@ from driverci.progress import StageProgress
 
 audit_app = typer.Typer(help="The judge: measure every CI against the spec.", no_args_is_help=True)
 console = Console()
+err_console = Console(stderr=True)
 
 DbOption = Annotated[
     str | None,
@@ -210,6 +212,7 @@ def report(
 ) -> None:
     """Evaluate every CI over the window and print the report."""
     from driverci.audit.engine import Judge
+    from driverci.audit.freshness import window_coverage
     from driverci.audit.parallel import every_core
     from driverci.audit.report import render_html, render_json, render_markdown, render_table
     from driverci.policy.loader import load_policy
@@ -222,7 +225,13 @@ def report(
         raise ConfigError(f"--fail-on {fail_on!r}: choose unreliable or at_risk")
     registry, policy = load_registry(registry_path), load_policy(policy_path)
     window = _window(policy.window_days, since, until)
-    judge = Judge(open_store(db), registry, policy, now=window.end, processes=every_core())
+    store = open_store(db)
+    coverage = window_coverage(store, registry.project, window)
+    if coverage.empty:
+        err_console.print(
+            f"[yellow]warning:[/yellow] {escape(coverage.describe())}", soft_wrap=True
+        )
+    judge = Judge(store, registry, policy, now=window.end, processes=every_core())
     result = judge.report(window)
     if fmt == "table":
         render_table(result, console)
@@ -252,6 +261,7 @@ def propose(
     """Write the release notes and notices due: deprecation, removal, reinstatement."""
     from driverci.audit.documents import propose_for_driver
     from driverci.audit.engine import Judge
+    from driverci.audit.freshness import window_coverage
     from driverci.audit.parallel import every_core
     from driverci.policy.loader import load_policy
     from driverci.registry.loader import load_registry
@@ -259,7 +269,12 @@ def propose(
 
     registry, policy = load_registry(registry_path), load_policy(policy_path)
     window = _window(policy.window_days, since, until)
-    judge = Judge(open_store(db), registry, policy, now=window.end, processes=every_core())
+    store = open_store(db)
+    # Proposals from a window with nothing in it would deprecate every driver.
+    coverage = window_coverage(store, registry.project, window)
+    if coverage.empty:
+        raise ConfigError(f"nothing to propose: {coverage.describe()}")
+    judge = Judge(store, registry, policy, now=window.end, processes=every_core())
     result = judge.report(window)
     reasons = {s.evaluation.name: s.verdict.reasons for s in result.systems}
     written = 0
