@@ -199,6 +199,33 @@ async def test_unreachable_server_is_retried_forever_by_default(free_port: int) 
     assert stream.stats.connect_failures >= 3
 
 
+class EagerStream(GerritEventStream):
+    """Retries at once, so a cancellation often lands while a connection attempt fails."""
+
+    BACKOFF_BASE = 0.0001
+    BACKOFF_MAX = 0.0005
+
+
+async def test_a_stream_stopped_while_gerrit_is_unreachable_stops(free_port: int) -> None:
+    # Stopping the CI (SIGTERM, Ctrl-C) cancels the stream's task. When the cancellation
+    # meets a refused connection inside asyncssh's wait_for, Python 3.11 may report the
+    # refusal instead; the stream must still stop, not retry forever. The race is a matter
+    # of timing, so it is run many times.
+    for _ in range(150):
+        stream = EagerStream("127.0.0.1", free_port, "acme-ci", None)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(collect(stream, 1, seconds=0.01), 10)
+        assert stream.stats.connect_failures < 1000
+
+
+def test_retrying_for_days_never_outgrows_the_longest_wait() -> None:
+    # Gerrit down for a weekend: thousands of attempts, each waiting at most BACKOFF_MAX.
+    stream = GerritEventStream("127.0.0.1", 29418, "acme-ci", None)
+    waits = [stream._backoff(attempt) for attempt in (0, 10, 1023, 1024, 5000, 10**6)]
+    assert all(0 < wait <= stream.BACKOFF_MAX for wait in waits)
+    assert waits[0] <= stream.BACKOFF_BASE
+
+
 async def test_burst_throughput(ssh_server: ScriptedGerritSSH) -> None:
     count = 3000
     ssh_server.sessions = [emit([patchset_created(i) for i in range(1, count + 1)])]

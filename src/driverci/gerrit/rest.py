@@ -161,7 +161,8 @@ class GerritRestClient:
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter within the upper half so that many clients do not retry in lockstep.
-        ceiling = min(self.BACKOFF_MAX, self.BACKOFF_BASE * (2.0**attempt))
+        # The exponent is capped: retried forever, 2.0**attempt overflows a float at 1024.
+        ceiling = min(self.BACKOFF_MAX, self.BACKOFF_BASE * (2.0 ** min(attempt, 64)))
         return ceiling * random.uniform(0.5, 1.0)
 
     def _retry_after(self, response: httpx.Response) -> float | None:

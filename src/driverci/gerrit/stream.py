@@ -295,6 +295,11 @@ class GerritEventStream:
                 # Retrying cannot fix a refused key or an unknown host key: tell the user now.
                 raise GerritError(f"SSH to {self.where} refused: {exc.reason}") from None
             except (OSError, asyncssh.Error, TimeoutError) as exc:
+                if _being_cancelled():
+                    # Python 3.11's wait_for (inside asyncssh.connect) can hand back the
+                    # connection's error instead of our own cancellation: honour the latter,
+                    # else a cancelled stream would retry forever.
+                    raise asyncio.CancelledError from exc
                 attempt += 1
                 self.stats.connect_failures += 1
                 if self.max_connect_attempts and attempt >= self.max_connect_attempts:
@@ -375,5 +380,12 @@ class GerritEventStream:
             connection.abort()  # no goodbye needed; the server may already be gone
 
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.BACKOFF_MAX, self.BACKOFF_BASE * (2.0**attempt))
+        # The exponent is capped: retried forever, 2.0**attempt overflows a float at 1024.
+        ceiling = min(self.BACKOFF_MAX, self.BACKOFF_BASE * (2.0 ** min(attempt, 64)))
         return ceiling * random.uniform(0.5, 1.0)
+
+
+def _being_cancelled() -> bool:
+    """True while the running task has a cancellation pending (even one swallowed below us)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
