@@ -44,21 +44,17 @@ class WindowCoverage:
 
 def window_coverage(store: Store, project: str, window: Window) -> WindowCoverage:
     """Count the project's patch sets in ``window`` and find its newest (two indexed reads)."""
-    of_project = select(PatchSet.id).join(Change, Change.id == PatchSet.change_pk)
+    of_project = Change.project == project
     with store.transaction() as session:
         in_window = session.scalar(
-            select(func.count()).select_from(
-                of_project.where(
-                    Change.project == project,
-                    PatchSet.created >= window.start,
-                    PatchSet.created < window.end,
-                ).subquery()
-            )
+            select(func.count(PatchSet.id))
+            .join(Change, Change.id == PatchSet.change_pk)
+            .where(of_project, PatchSet.created >= window.start, PatchSet.created < window.end)
         )
         newest = session.scalar(
             select(func.max(PatchSet.created))
             .join(Change, Change.id == PatchSet.change_pk)
-            .where(Change.project == project)
+            .where(of_project)
         )
     if newest is not None and newest.tzinfo is None:
         newest = newest.replace(tzinfo=UTC)  # SQLite keeps no zone; the store writes UTC

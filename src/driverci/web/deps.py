@@ -32,9 +32,8 @@ def analysis(
         Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="window end, YYYY-MM-DD (UTC)"),
     ] = None,
 ) -> Analysis:
-    if project and project not in data.projects():
-        known = ", ".join(data.projects())
-        raise HTTPException(404, f"no project {project!r} in the store (known: {known})")
+    if project and project not in (known := data.projects()):
+        raise HTTPException(404, f"no project {project!r} in the store (known: {', '.join(known)})")
     return data.analysis(project or None, days, until or None)
 
 
