@@ -36,7 +36,7 @@ cis:
 
 
 def run(
-    *args: str, cwd: Path | None = None, check: bool = False
+    *args: str, cwd: Path | None = None, check: bool = False, columns: int = 200
 ) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [*DRIVERCI, *args],
@@ -44,7 +44,7 @@ def run(
         text=True,
         cwd=cwd,
         timeout=120,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": str(columns)},
     )
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
@@ -320,3 +320,16 @@ def test_a_window_the_store_does_not_cover_is_named_and_never_acted_on(tmp_path:
     assert not out.exists()
     # The window that holds it is judged as usual.
     assert "warning" not in run("audit", "report", "--db", db, check=True).stderr
+
+
+def test_the_report_table_stays_readable_on_an_80_column_terminal(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'x.sqlite'}"
+    dump = _dump_with_a_comment_by(tmp_path, "Evil CI")
+    run("audit", "collect", "--from-dump", str(dump), "--db", db, check=True)
+
+    narrow = run("audit", "report", "--db", db, check=True, columns=80).stdout.splitlines()
+    assert all(len(line) <= 80 for line in narrow)
+    zuul = next(line for line in narrow if line.startswith("│ Zuul "))
+    assert "0.0%" in zuul and zuul.rstrip("│ ").endswith("unreliable")  # whole words
+    wide = run("audit", "report", "--db", db, check=True, columns=200).stdout
+    assert "0.0% (0/1)" in wide and "never" in wide  # counts and last report when room

@@ -154,24 +154,28 @@ def _art_rate(item: SystemReport) -> str:
     return f"{art.available}/{art.checked}" if art.checked else "-"
 
 
-def render_table(report: AuditReport, console: Console) -> None:
+#: Below this many columns the table keeps what fits: CI, rates and verdict (the reasons
+#: under it carry the rest).
+WIDE_TABLE_COLUMNS = 150
+
+
+def _systems_table(report: AuditReport, wide: bool) -> Table:
     table = Table(
         title=f"{report.project}: CI systems, {report.window_start:%Y-%m-%d} to "
         f"{report.window_end:%Y-%m-%d}"
     )
-    for column in (
-        "CI",
-        "account",
-        "drivers",
-        "coverage",
-        "on time",
-        "p95 h",
-        "artifacts",
-        "accuracy",
-        "last report",
-        "verdict",
-    ):
-        table.add_column(column, overflow="fold")
+    # Figures never wrap (a verdict split as "reli/able" is unreadable); names and lists
+    # wrap between words, and fold only words longer than their column.
+    table.add_column("CI", overflow="fold", ratio=2)
+    if wide:
+        table.add_column("account", overflow="fold", ratio=1)
+        table.add_column("drivers", overflow="fold", ratio=2)
+    for column in ("coverage", "on time", "p95 h", "artifacts"):
+        table.add_column(column, no_wrap=True, justify="right")
+    if wide:
+        table.add_column("accuracy", overflow="fold", ratio=1)
+        table.add_column("last report", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
     for item in report.systems:
         ev = item.evaluation
         colour = COLOURS.get(item.verdict.verdict, "white")
@@ -182,18 +186,34 @@ def render_table(report: AuditReport, console: Console) -> None:
         if acc.rubber_stamp:
             flags.append("rubber stamp")
         p95 = ev.latency_hours.p95
-        table.add_row(
-            escape(ev.name) + ("" if item.registered else " [red](unregistered)[/red]"),
-            escape(ev.account),
-            escape(", ".join(ev.drivers)) or "-",
-            f"{_fmt_rate(ev.coverage)} ({ev.reported}/{ev.expected})",
-            _fmt_rate(ev.on_time_rate),
-            "-" if p95 is None else f"{p95:.1f}",
-            _art_rate(item),
-            ", ".join(flags) or "ok",
-            f"{ev.last_report:%Y-%m-%d}" if ev.last_report else "never",
-            f"[{colour}]{item.verdict.verdict}[/{colour}]",
-        )
+        art = ev.artifacts
+        name = escape(ev.name) + ("" if item.registered else " [red](unregistered)[/red]")
+        coverage = _fmt_rate(ev.coverage)
+        rates = ["-" if p95 is None else f"{p95:.1f}"]
+        verdict = f"[{colour}]{item.verdict.verdict}[/{colour}]"
+        if wide:
+            table.add_row(
+                name,
+                escape(ev.account),
+                escape(", ".join(ev.drivers)) or "-",
+                f"{coverage} ({ev.reported}/{ev.expected})",
+                _fmt_rate(ev.on_time_rate),
+                *rates,
+                _art_rate(item),
+                ", ".join(flags) or "ok",
+                f"{ev.last_report:%Y-%m-%d}" if ev.last_report else "never",
+                verdict,
+            )
+        else:
+            available = art.available / art.checked if art.checked else None
+            table.add_row(
+                name, coverage, _fmt_rate(ev.on_time_rate), *rates, _fmt_rate(available), verdict
+            )
+    return table
+
+
+def render_table(report: AuditReport, console: Console) -> None:
+    table = _systems_table(report, wide=console.width >= WIDE_TABLE_COLUMNS)
     console.print(table)
     for item in report.systems:
         if item.verdict.reasons:
