@@ -261,7 +261,7 @@ def propose(
     """Write the release notes and notices due: deprecation, removal, reinstatement."""
     from driverci.audit.documents import propose_for_driver
     from driverci.audit.engine import Judge
-    from driverci.audit.freshness import window_coverage
+    from driverci.audit.freshness import require_coverage
     from driverci.audit.parallel import every_core
     from driverci.policy.loader import load_policy
     from driverci.registry.loader import load_registry
@@ -271,9 +271,7 @@ def propose(
     window = _window(policy.window_days, since, until)
     store = open_store(db)
     # Proposals from a window with nothing in it would deprecate every driver.
-    coverage = window_coverage(store, registry.project, window)
-    if coverage.empty:
-        raise ConfigError(f"nothing to propose: {coverage.describe()}")
+    require_coverage(store, registry.project, window, "propose")
     judge = Judge(store, registry, policy, now=window.end, processes=every_core())
     result = judge.report(window)
     reasons = {s.evaluation.name: s.verdict.reasons for s in result.systems}

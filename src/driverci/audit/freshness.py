@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from driverci.audit.facts import Window
+from driverci.errors import ConfigError
 from driverci.store.db import Store
 from driverci.store.models import Change, PatchSet
 
@@ -59,3 +60,10 @@ def window_coverage(store: Store, project: str, window: Window) -> WindowCoverag
     if newest is not None and newest.tzinfo is None:
         newest = newest.replace(tzinfo=UTC)  # SQLite keeps no zone; the store writes UTC
     return WindowCoverage(project, window, int(in_window or 0), newest)
+
+
+def require_coverage(store: Store, project: str, window: Window, action: str) -> None:
+    """Raise ConfigError (``nothing to <action>: ...``) when the window holds no patch set."""
+    coverage = window_coverage(store, project, window)
+    if coverage.empty:
+        raise ConfigError(f"nothing to {action}: {coverage.describe()}")

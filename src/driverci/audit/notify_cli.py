@@ -107,7 +107,7 @@ def notify_command(
 ) -> None:
     """Mail each CI's contacts (and call a webhook) once per change of its verdict or milestones."""
     from driverci.audit.engine import Judge
-    from driverci.audit.freshness import window_coverage
+    from driverci.audit.freshness import require_coverage
     from driverci.audit.parallel import every_core
     from driverci.policy.loader import load_policy
     from driverci.registry.loader import load_registry
@@ -121,9 +121,7 @@ def notify_command(
     store = open_store(db)
     try:
         # From a window with nothing in it every CI would "turn unreliable": mail nobody.
-        coverage = window_coverage(store, registry.project, window)
-        if coverage.empty:
-            raise ConfigError(f"nothing to notify: {coverage.describe()}")
+        require_coverage(store, registry.project, window, "notify")
         judge = Judge(store, registry, policy, now=window.end, processes=every_core())
         report = judge.report(window)
         notifier = Notifier(store, registry, settings, webhook, dashboard_url, dry_run=dry_run)

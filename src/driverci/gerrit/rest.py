@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import AsyncIterator, Iterable, Sequence
 from types import TracebackType
 from typing import Any
@@ -19,6 +18,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 
 from driverci.errors import GerritHTTPError, GerritUnreachable, PayloadError
+from driverci.gerrit.backoff import backoff_delay
 from driverci.gerrit.models_base import load_rest_json
 from driverci.gerrit.models_rest import (
     AccountInfo,
@@ -160,10 +160,7 @@ class GerritRestClient:
             await asyncio.sleep(delay)
 
     def _backoff(self, attempt: int) -> float:
-        # Full jitter within the upper half so that many clients do not retry in lockstep.
-        # The exponent is capped: retried forever, 2.0**attempt overflows a float at 1024.
-        ceiling = min(self.BACKOFF_MAX, self.BACKOFF_BASE * (2.0 ** min(attempt, 64)))
-        return ceiling * random.uniform(0.5, 1.0)
+        return backoff_delay(attempt, self.BACKOFF_BASE, self.BACKOFF_MAX)
 
     def _retry_after(self, response: httpx.Response) -> float | None:
         value = response.headers.get("Retry-After", "").strip()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import shlex
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -30,6 +29,7 @@ from typing import Any
 import asyncssh
 
 from driverci.errors import DriverCIError, GerritError, GerritUnreachable, PayloadError
+from driverci.gerrit.backoff import backoff_delay
 from driverci.gerrit.catchup import RestCatchUp
 from driverci.gerrit.models_events import (
     CommentAddedEvent,
@@ -380,9 +380,7 @@ class GerritEventStream:
             connection.abort()  # no goodbye needed; the server may already be gone
 
     def _backoff(self, attempt: int) -> float:
-        # The exponent is capped: retried forever, 2.0**attempt overflows a float at 1024.
-        ceiling = min(self.BACKOFF_MAX, self.BACKOFF_BASE * (2.0 ** min(attempt, 64)))
-        return ceiling * random.uniform(0.5, 1.0)
+        return backoff_delay(attempt, self.BACKOFF_BASE, self.BACKOFF_MAX)
 
 
 def _being_cancelled() -> bool:
