@@ -99,9 +99,9 @@ async def event_to_start(patch_sets: int = 1000, seconds: float = 60.0) -> list[
     import asyncssh
 
     from driverci.ci.service import CIService
-    from driverci.emulator.receive import upload_change
+    from driverci.emulator.git.receive import upload_change
     from driverci.emulator.server import EmulatorServer
-    from driverci.emulator.state import EmulatorState
+    from driverci.emulator.state.journal import EmulatorState
 
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)

@@ -21,11 +21,11 @@ import asyncssh
 import httpx
 
 from benchmarks.common import median, print_figure, timed_runs
-from driverci.emulator.model import Change
-from driverci.emulator.scenario import Scenario, bundled_scenario_path, load_scenario
-from driverci.emulator.seed import seed_scenario
+from driverci.emulator.seed.scenario import Scenario, bundled_scenario_path, load_scenario
+from driverci.emulator.seed.seeder import seed_scenario
 from driverci.emulator.server import EmulatorServer
-from driverci.emulator.state import EmulatorState
+from driverci.emulator.state.journal import EmulatorState
+from driverci.emulator.state.model import Change
 from driverci.gerrit.models import CommentAddedEvent
 from driverci.gerrit.rest import GerritRestClient
 from driverci.gerrit.stream import GerritEventStream

@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Any
 
 from benchmarks.common import print_machine_speed
 from benchmarks.gen_dump import DumpShape, dump_registry, last_moment, write_dump
-from driverci.audit.facts import PatchSetFact, ResultFact, Window
+from driverci.audit.evaluate.facts import PatchSetFact, ResultFact, Window
 
 if TYPE_CHECKING:
-    from driverci.audit.collect import CollectSummary
-    from driverci.emulator.scenario import Scenario
+    from driverci.audit.intake.collect import CollectSummary
+    from driverci.emulator.seed.scenario import Scenario
     from driverci.registry.schema import Registry
     from driverci.store.db import Store
 
@@ -49,8 +49,8 @@ def _line(what: str, value: str, target: str) -> None:
 
 
 def bench_ingest(tmp: Path, shape: DumpShape, keep_dump: bool = False) -> Path:
-    from driverci.audit.collect import collect_dump
-    from driverci.audit.ingest import Ingestor
+    from driverci.audit.intake.collect import collect_dump
+    from driverci.audit.intake.ingest import Ingestor
     from driverci.registry.loader import load_registry
     from driverci.store.db import open_store
 
@@ -85,8 +85,8 @@ def bench_ingest(tmp: Path, shape: DumpShape, keep_dump: bool = False) -> Path:
 def evaluate_in_this_process(db: Path, changes: int) -> dict[str, Any]:
     """Run in a fresh process: load + evaluate all CIs over the year; then LiveJudge."""
     from driverci.audit.engine import Judge
-    from driverci.audit.live import LiveJudge
-    from driverci.audit.parallel import every_core
+    from driverci.audit.evaluate.parallel import every_core
+    from driverci.audit.live.judge import LiveJudge
     from driverci.policy.loader import load_policy
     from driverci.registry.loader import load_registry
     from driverci.store.db import open_store
@@ -219,8 +219,8 @@ def _emulator_process(state_dir: Path) -> Iterator[tuple[str, int]]:
 async def _collect(
     url: str, store: Store, registry: Registry, project: str
 ) -> tuple[CollectSummary, float]:
-    from driverci.audit.collect import RestCollector
-    from driverci.audit.ingest import Ingestor
+    from driverci.audit.intake.collect import RestCollector
+    from driverci.audit.intake.ingest import Ingestor
     from driverci.gerrit.rest import GerritRestClient
 
     async with GerritRestClient(url) as client:
@@ -248,7 +248,7 @@ REST_SHAPES = (
 
 
 def _rest_scenario(shape: RestShape) -> Scenario:
-    from driverci.emulator.scenario import bundled_scenario_path, load_scenario
+    from driverci.emulator.seed.scenario import bundled_scenario_path, load_scenario
 
     base = load_scenario(bundled_scenario_path("judge-8cis"))
     extra = [
@@ -273,9 +273,9 @@ def bench_rest(tmp: Path, shape: RestShape) -> None:
         print_rest_ceiling,
         process_cpu_seconds,
     )
-    from driverci.emulator.scenario_registry import scenario_registry
-    from driverci.emulator.seed import seed_scenario
-    from driverci.emulator.state import EmulatorState
+    from driverci.emulator.seed.scenario_registry import scenario_registry
+    from driverci.emulator.seed.seeder import seed_scenario
+    from driverci.emulator.state.journal import EmulatorState
     from driverci.registry.loader import load_registry
     from driverci.store.db import open_store
 

@@ -23,13 +23,13 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-from driverci.audit.collect import RestCollector
-from driverci.audit.ingest import Ingestor
-from driverci.emulator.scenario import Scenario, bundled_scenario_path, load_scenario
-from driverci.emulator.scenario_registry import scenario_registry
-from driverci.emulator.seed import seed_scenario
+from driverci.audit.intake.collect import RestCollector
+from driverci.audit.intake.ingest import Ingestor
+from driverci.emulator.seed.scenario import Scenario, bundled_scenario_path, load_scenario
+from driverci.emulator.seed.scenario_registry import scenario_registry
+from driverci.emulator.seed.seeder import seed_scenario
 from driverci.emulator.server import EmulatorServer
-from driverci.emulator.state import EmulatorState
+from driverci.emulator.state.journal import EmulatorState
 from driverci.gerrit.rest import GerritRestClient
 from driverci.policy.loader import load_policy
 from driverci.registry.loader import load_registry

@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import orjson
 
-from driverci.audit.collect import RestCollector
-from driverci.audit.parse_jobs import _JOB_LINE
+from driverci.audit.intake.collect import RestCollector
+from driverci.audit.parse.jobs import _JOB_LINE
 
 # The store's tables a collected change writes, parents first.
 STORE_TABLES = ("changes", "patch_sets", "patch_set_files", "review_messages")

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from driverci.emulator.ssh_server import SSHServerHandle
+from driverci.emulator.ssh.server import SSHServerHandle
 from driverci.gerrit.models import GerritEvent, PatchsetCreatedEvent
 from driverci.gerrit.rest import GerritRestClient
 from driverci.gerrit.stream import GerritEventStream

@@ -20,11 +20,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from driverci import polling
-from driverci.emulator.git_store import GitStore
-from driverci.emulator.model import Account, Change, PatchSet
-from driverci.emulator.receive import upload_change
+from driverci.emulator.git.receive import upload_change
+from driverci.emulator.git.store import GitStore
 from driverci.emulator.server import EmulatorServer
-from driverci.emulator.state import EmulatorState
+from driverci.emulator.state.journal import EmulatorState
+from driverci.emulator.state.model import Account, Change, PatchSet
 from driverci.polling import Predicate
 from driverci.store.db import Store
 

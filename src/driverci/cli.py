@@ -47,7 +47,7 @@ def _register_subcommands() -> None:
     # Sub-applications live beside their packages; importing them here (not at module
     # import) keeps `driverci --help` fast and the emulator out of everyone else's imports.
     from driverci.audit.cli import audit_app
-    from driverci.audit.notify_cli import notify_command
+    from driverci.audit.notify.cli import notify_command
     from driverci.ci.cli import ci_app
     from driverci.emulator.cli import emulator_app
 
@@ -137,7 +137,7 @@ def policy_docs(
     """Write the third-party CI requirements and the deprecation process, from policy."""
     from datetime import UTC, datetime
 
-    from driverci.audit.policy_docs import process_sections, render, requirement_sections
+    from driverci.audit.govern.policy_docs import process_sections, render, requirement_sections
     from driverci.policy.loader import load_policy
     from driverci.registry.loader import load_registry
 

@@ -50,7 +50,7 @@ def demo_command(
     ] = "judge-8cis",
 ) -> None:
     """Seed the emulator, serve it, and judge every CI in it over Gerrit's real protocols."""
-    from driverci.emulator.scenario import bundled_scenario_path, load_scenario
+    from driverci.emulator.seed.scenario import bundled_scenario_path, load_scenario
 
     path = Path(scenario) if scenario.endswith((".yaml", ".yml")) else None
     loaded = load_scenario(path or bundled_scenario_path(scenario))
@@ -59,19 +59,19 @@ def demo_command(
 
 
 async def _run(state_dir: Path, scenario: object) -> None:
-    from driverci.audit.artifacts import ArtifactSurvey
-    from driverci.audit.collect import RestCollector
     from driverci.audit.engine import Judge
-    from driverci.audit.facts import Window
-    from driverci.audit.ingest import Ingestor
-    from driverci.audit.probe import ProbeLimits
-    from driverci.audit.report import render_html, render_json, render_markdown, render_table
+    from driverci.audit.evaluate.facts import Window
+    from driverci.audit.govern.report import render_html, render_json, render_markdown, render_table
+    from driverci.audit.intake.collect import RestCollector
+    from driverci.audit.intake.ingest import Ingestor
+    from driverci.audit.probe.artifacts import ArtifactSurvey
+    from driverci.audit.probe.fetch import ProbeLimits
     from driverci.emulator.cli import print_state_summary
-    from driverci.emulator.scenario import Scenario
-    from driverci.emulator.scenario_registry import scenario_registry
-    from driverci.emulator.seed import seed_scenario
+    from driverci.emulator.seed.scenario import Scenario
+    from driverci.emulator.seed.scenario_registry import scenario_registry
+    from driverci.emulator.seed.seeder import seed_scenario
     from driverci.emulator.server import EmulatorServer
-    from driverci.emulator.state import EmulatorState
+    from driverci.emulator.state.journal import EmulatorState
     from driverci.gerrit.rest import GerritRestClient
     from driverci.policy.loader import load_policy
     from driverci.registry.loader import load_registry, save_registry

@@ -8,9 +8,9 @@ import contextlib
 
 from sqlalchemy import select
 
-from driverci.audit.collect import RestCollector
-from driverci.audit.follow import StoreFollower
-from driverci.audit.ingest import Ingestor
+from driverci.audit.intake.collect import RestCollector
+from driverci.audit.intake.follow import StoreFollower
+from driverci.audit.intake.ingest import Ingestor
 from driverci.gerrit.rest import GerritRestClient
 from driverci.gerrit.stream import GerritEventStream
 from driverci.registry.loader import load_registry

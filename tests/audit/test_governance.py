@@ -7,17 +7,17 @@ from datetime import UTC, date, datetime, timedelta
 
 import yaml
 
-from driverci.audit.documents import propose_for_driver
-from driverci.audit.evaluate import CiRules, evaluate_ci
-from driverci.audit.facts import PatchSetFact, ResultFact, Window
-from driverci.audit.governance import Activity, milestones_for, voting_recommendation
-from driverci.audit.policy_docs import (
+from driverci.audit.evaluate.criteria import CiRules, evaluate_ci
+from driverci.audit.evaluate.facts import PatchSetFact, ResultFact, Window
+from driverci.audit.evaluate.verdict import judge_ci
+from driverci.audit.govern.documents import propose_for_driver
+from driverci.audit.govern.milestones import Activity, milestones_for, voting_recommendation
+from driverci.audit.govern.policy_docs import (
     drivers_sections,
     process_sections,
     render,
     requirement_sections,
 )
-from driverci.audit.verdict import judge_ci
 from driverci.policy.loader import load_packaged_policy, load_policy
 from driverci.registry.loader import load_registry
 

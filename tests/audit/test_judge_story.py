@@ -16,20 +16,20 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from driverci.audit.artifacts import ArtifactSurvey
-from driverci.audit.collect import RestCollector
 from driverci.audit.engine import Judge
-from driverci.audit.facts import Window
-from driverci.audit.ingest import Ingestor
-from driverci.audit.parallel import ParallelTuning
-from driverci.audit.probe import ProbeLimits
-from driverci.audit.report import AuditReport, report_to_json
+from driverci.audit.evaluate.facts import Window
+from driverci.audit.evaluate.parallel import ParallelTuning
+from driverci.audit.govern.report import AuditReport, report_to_json
+from driverci.audit.intake.collect import RestCollector
+from driverci.audit.intake.ingest import Ingestor
+from driverci.audit.probe.artifacts import ArtifactSurvey
+from driverci.audit.probe.fetch import ProbeLimits
 from driverci.cli import _register_subcommands, app
-from driverci.emulator.scenario import Scenario, bundled_scenario_path, load_scenario
-from driverci.emulator.scenario_registry import scenario_registry
-from driverci.emulator.seed import seed_scenario
+from driverci.emulator.seed.scenario import Scenario, bundled_scenario_path, load_scenario
+from driverci.emulator.seed.scenario_registry import scenario_registry
+from driverci.emulator.seed.seeder import seed_scenario
 from driverci.emulator.server import EmulatorServer
-from driverci.emulator.state import EmulatorState
+from driverci.emulator.state.journal import EmulatorState
 from driverci.gerrit.rest import GerritRestClient
 from driverci.policy.loader import load_policy
 from driverci.registry.loader import load_registry, save_registry

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from driverci.audit.collect import collect_dump
 from driverci.audit.engine import Judge
-from driverci.audit.facts import PatchSetFact, ProbeFact, RecheckFact, ResultFact, Window
-from driverci.audit.ingest import Ingestor
-from driverci.audit.live import LiveJudge
+from driverci.audit.evaluate.facts import PatchSetFact, ProbeFact, RecheckFact, ResultFact, Window
+from driverci.audit.intake.collect import collect_dump
+from driverci.audit.intake.ingest import Ingestor
+from driverci.audit.live.judge import LiveJudge
 from driverci.policy.loader import load_policy
 from driverci.policy.schema import Policy
 from driverci.registry.loader import load_registry

@@ -19,9 +19,10 @@ from test_notify_support import (
     judge_scenario,
 )
 
-from driverci.audit.notify import NotDelivered, Notifier, milestones_meta_key
-from driverci.audit.notify_mail import SmtpSettings
-from driverci.audit.report import AuditReport
+from driverci.audit.govern.report import AuditReport
+from driverci.audit.notify.mail import SmtpSettings
+from driverci.audit.notify.notice import NotDelivered
+from driverci.audit.notify.notifier import Notifier, milestones_meta_key
 from driverci.store.db import Store
 from driverci.store.models import VerdictRecord
 from driverci.store.repository import get_meta

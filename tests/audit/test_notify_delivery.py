@@ -21,9 +21,10 @@ from test_notify_support import (
 )
 from typer.testing import CliRunner
 
-from driverci.audit.notify import NotDelivered, Notifier
-from driverci.audit.notify_cli import notify_command
-from driverci.audit.notify_mail import SmtpSettings, parse_smtp_server
+from driverci.audit.notify.cli import notify_command
+from driverci.audit.notify.mail import SmtpSettings, parse_smtp_server
+from driverci.audit.notify.notice import NotDelivered
+from driverci.audit.notify.notifier import Notifier
 from driverci.errors import ConfigError
 from driverci.registry.loader import save_registry
 from world import Inbox, LoopbackSmtp, smtp_server

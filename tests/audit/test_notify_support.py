@@ -20,15 +20,15 @@ from typing import Any
 
 from aiohttp import web
 
-from driverci.audit.collect import RestCollector
 from driverci.audit.engine import Judge
-from driverci.audit.facts import Window
-from driverci.audit.ingest import Ingestor
-from driverci.audit.report import AuditReport
-from driverci.emulator.scenario import Scenario, parse_scenario
-from driverci.emulator.seed import seed_scenario
+from driverci.audit.evaluate.facts import Window
+from driverci.audit.govern.report import AuditReport
+from driverci.audit.intake.collect import RestCollector
+from driverci.audit.intake.ingest import Ingestor
+from driverci.emulator.seed.scenario import Scenario, parse_scenario
+from driverci.emulator.seed.seeder import seed_scenario
 from driverci.emulator.server import EmulatorServer
-from driverci.emulator.state import EmulatorState
+from driverci.emulator.state.journal import EmulatorState
 from driverci.gerrit.rest import GerritRestClient
 from driverci.policy.loader import load_policy
 from driverci.policy.schema import Milestone, Policy

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from driverci.audit.parallel import ParallelTuning, balanced_chunks, map_in_processes
+from driverci.audit.evaluate.parallel import ParallelTuning, balanced_chunks, map_in_processes
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="fork is POSIX only")
 

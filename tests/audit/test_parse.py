@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from driverci.audit.parse import (
+from driverci.audit.parse.comment import (
     CiAttributor,
     CiIdentity,
     JobResult,

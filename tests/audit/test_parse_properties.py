@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from driverci.audit.parse import (
+from driverci.audit.parse.comment import (
     KNOWN_JOB_RESULTS,
     JobResult,
     format_duration,

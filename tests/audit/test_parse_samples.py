@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from driverci.audit.parse import JobResult, compile_ci_pattern, parse_ci_message
+from driverci.audit.parse.comment import JobResult, compile_ci_pattern, parse_ci_message
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # ciwatch's comment_pattern, with any upper-case result word (Zuul has many more than four).

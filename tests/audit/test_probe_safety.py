@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import trustme
 
-from driverci.audit.probe import ArtifactProber, ProbeLimits
+from driverci.audit.probe.fetch import ArtifactProber, ProbeLimits
 
 LOOPBACK = ProbeLimits(allow_private=True, timeout_s=2.0)
 

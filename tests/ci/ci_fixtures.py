@@ -16,7 +16,7 @@ from aiohttp import web
 from driverci.ci.config import CIConfig, load_ci_config
 from driverci.ci.model import Executor, JobOutcome, JobRequest
 from driverci.ci.service import CIService
-from driverci.emulator.model import Change
+from driverci.emulator.state.model import Change
 from world import PROJECT, GerritWorld, wait_until
 
 CIWATCH = re.compile(

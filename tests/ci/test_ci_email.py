@@ -9,7 +9,7 @@ import pytest
 from ci_fixtures import CI, FastExecutor, running, write_ci_yaml
 
 from driverci.ci.queue import QUEUED
-from driverci.emulator.receive import upload_change
+from driverci.emulator.git.receive import upload_change
 from world import PROJECT, GerritWorld, Inbox, smtp_server, wait_until
 
 

@@ -16,7 +16,7 @@ import pytest
 from driverci.ci.config import CIConfig, GerritConfig, JobConfig, LogsConfig, Step
 from driverci.ci.executor import LocalExecutor
 from driverci.ci.model import JobOutcome, JobRequest, PatchSetTarget
-from driverci.emulator.model import Change, PatchSet, change_ref
+from driverci.emulator.state.model import Change, PatchSet, change_ref
 from world import PROJECT, GerritWorld
 
 PASSWORD = "sandbox-redfish-ci-secret"

@@ -8,7 +8,7 @@ import re
 import httpx
 from ci_fixtures import CIWATCH, ci_comments, ci_comments_on, log_server, running, write_ci_yaml
 
-from driverci.audit.parse import parse_ci_message
+from driverci.audit.parse.comment import parse_ci_message
 from world import GerritWorld, wait_until
 
 GOOD = {"ironic/drivers/modules/redfish/power.py": b"def get_power_state():\n    return 'off'\n"}

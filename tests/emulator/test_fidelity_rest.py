@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from driverci.emulator.model import FileChange
 from driverci.emulator.server import EmulatorServer
-from driverci.emulator.state import EmulatorState
+from driverci.emulator.state.journal import EmulatorState
+from driverci.emulator.state.model import FileChange
 
 START = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 MAGIC = ")]}'\n"

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from driverci.emulator.model import EmulatorEvent, FileChange
-from driverci.emulator.state import EmulatorState
-from driverci.emulator.stream_render import gson_dumps, render_event
+from driverci.emulator.ssh.stream_render import gson_dumps, render_event
+from driverci.emulator.state.journal import EmulatorState
+from driverci.emulator.state.model import EmulatorEvent, FileChange
 
 PROJECT = "software-factory/gerrit-haskell"
 BASE = "e61b385d95d4a8969bc09ab9163b550da8f715a3"

@@ -14,11 +14,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from driverci.emulator.git_store import GitStore
-from driverci.emulator.model import Account, EmulatorEvent
-from driverci.emulator.receive import upload_change
+from driverci.emulator.git.receive import upload_change
+from driverci.emulator.git.store import GitStore
 from driverci.emulator.server import EmulatorServer
-from driverci.emulator.state import EmulatorState
+from driverci.emulator.state.journal import EmulatorState
+from driverci.emulator.state.model import Account, EmulatorEvent
 
 PROJECT = "openstack/ironic"
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from driverci.emulator.git_store import GitError, GitStore
-from driverci.emulator.magic_refs import find_change_id, normalize_project, parse_magic_ref
-from driverci.emulator.model import Account, FileChange
-from driverci.emulator.receive import upload_change
-from driverci.emulator.state import EmulatorError, EmulatorState
+from driverci.emulator.git.magic_refs import find_change_id, normalize_project, parse_magic_ref
+from driverci.emulator.git.receive import upload_change
+from driverci.emulator.git.store import GitError, GitStore
+from driverci.emulator.state.journal import EmulatorError, EmulatorState
+from driverci.emulator.state.model import Account, FileChange
 
 PROJECT = "openstack/ironic"
 AT = datetime(2026, 2, 1, 12, 30, tzinfo=UTC)

@@ -13,10 +13,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from driverci.emulator.logserver import add_log_routes
-from driverci.emulator.scenario import parse_scenario
-from driverci.emulator.seed import seed_scenario
-from driverci.emulator.state import EmulatorState
+from driverci.emulator.logs.server import add_log_routes
+from driverci.emulator.seed.scenario import parse_scenario
+from driverci.emulator.seed.seeder import seed_scenario
+from driverci.emulator.state.journal import EmulatorState
 
 END = datetime(2026, 1, 15, tzinfo=UTC)
 SCENARIO = """\

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from driverci.emulator.model import Account, Change, FileChange
-from driverci.emulator.query import parse_timestamp, run_query, search_changes
-from driverci.emulator.state import EmulatorError, EmulatorState
+from driverci.emulator.query.search import parse_timestamp, run_query, search_changes
+from driverci.emulator.state.journal import EmulatorError, EmulatorState
+from driverci.emulator.state.model import Account, Change, FileChange
 
 START = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from driverci.emulator.model import Account, Change, FileChange
 from driverci.emulator.server import EmulatorServer
-from driverci.emulator.state import EmulatorState
+from driverci.emulator.state.journal import EmulatorState
+from driverci.emulator.state.model import Account, Change, FileChange
 
 START = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 MAGIC = ")]}'\n"

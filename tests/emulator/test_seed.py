@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from driverci.emulator.ironic_tree import build_tree, is_irrelevant
-from driverci.emulator.model import change_ref
-from driverci.emulator.scenario import Scenario, bundled_scenario_path, load_scenario
-from driverci.emulator.seed import SeedError, SeedSummary, seed_scenario
-from driverci.emulator.state import EmulatorState
+from driverci.emulator.seed.ironic_tree import build_tree, is_irrelevant
+from driverci.emulator.seed.scenario import Scenario, bundled_scenario_path, load_scenario
+from driverci.emulator.seed.seeder import SeedError, SeedSummary, seed_scenario
+from driverci.emulator.state.journal import EmulatorState
+from driverci.emulator.state.model import change_ref
 
 JOB_LINE = re.compile(
     r"^- (\S+) (\S+) : (SUCCESS|FAILURE) in (\d+h \d\dm \d\ds|\d+m \d\ds|\d+s)( \(non-voting\))?$"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from driverci.emulator.scenario import load_scenario
+from driverci.emulator.seed.scenario import load_scenario
 from driverci.errors import ConfigError
 
 GOOD = """\

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from driverci.emulator.scenario import CISpec, Scenario, bundled_scenario_path, load_scenario
-from driverci.emulator.seed import seed_scenario
-from driverci.emulator.state import EmulatorState
+from driverci.emulator.seed.scenario import CISpec, Scenario, bundled_scenario_path, load_scenario
+from driverci.emulator.seed.seeder import seed_scenario
+from driverci.emulator.state.journal import EmulatorState
 
 DEADLINE_HOURS = 4.0
 

@@ -14,11 +14,11 @@ import asyncssh
 import pytest
 from aiohttp import web
 
-from driverci.emulator.git_http import add_git_routes
-from driverci.emulator.git_store import GitStore
-from driverci.emulator.receive import upload_change
-from driverci.emulator.ssh_server import SSHServerHandle, start_ssh_server
-from driverci.emulator.state import EmulatorState
+from driverci.emulator.git.http import add_git_routes
+from driverci.emulator.git.receive import upload_change
+from driverci.emulator.git.store import GitStore
+from driverci.emulator.ssh.server import SSHServerHandle, start_ssh_server
+from driverci.emulator.state.journal import EmulatorState
 
 IRONIC = "openstack/ironic"
 CHANGE_ID = "I" + "5" * 40

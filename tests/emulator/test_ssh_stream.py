@@ -13,10 +13,10 @@ from typing import Any
 import asyncssh
 import pytest
 
-from driverci.emulator.git_store import GitStore
-from driverci.emulator.model import Account, Change, EmulatorEvent, FileChange
-from driverci.emulator.ssh_server import SSHServerHandle, start_ssh_server
-from driverci.emulator.state import EmulatorState
+from driverci.emulator.git.store import GitStore
+from driverci.emulator.ssh.server import SSHServerHandle, start_ssh_server
+from driverci.emulator.state.journal import EmulatorState
+from driverci.emulator.state.model import Account, Change, EmulatorEvent, FileChange
 
 IRONIC = "openstack/ironic"
 BASE = "1" * 40

@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from driverci.emulator.model import FileChange
-from driverci.emulator.ssh_server import SSHServerHandle
+from driverci.emulator.ssh.server import SSHServerHandle
+from driverci.emulator.state.model import FileChange
 from driverci.gerrit.models import DroppedOutputEvent, GerritEvent, PatchsetCreatedEvent
 from driverci.gerrit.rest import GerritRestClient
 from driverci.gerrit.stream import GerritEventStream

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from rich.console import Console
 
-from driverci.audit.parse import parse_ci_message
+from driverci.audit.parse.comment import parse_ci_message
 from driverci.sandbox.cli import prepare_source, print_result
 from driverci.sandbox.outcome import CIWATCH
 from driverci.sandbox.rehearsal import Rehearsal, RehearsalResult

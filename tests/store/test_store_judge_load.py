@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlalchemy import text
 
-from driverci.audit.artifacts import ArtifactSurvey
-from driverci.audit.collect import collect_dump
 from driverci.audit.engine import Judge
-from driverci.audit.facts import Window
-from driverci.audit.ingest import Ingestor
-from driverci.audit.load import load_facts
-from driverci.audit.probe import ProbeLimits
+from driverci.audit.evaluate.facts import Window
+from driverci.audit.evaluate.load import load_facts
+from driverci.audit.intake.collect import collect_dump
+from driverci.audit.intake.ingest import Ingestor
+from driverci.audit.probe.artifacts import ArtifactSurvey
+from driverci.audit.probe.fetch import ProbeLimits
 from driverci.policy.loader import load_policy
 from driverci.registry.loader import load_registry
 from driverci.registry.schema import CISystem, Registry

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from driverci.emulator.scenario import Scenario
+from driverci.emulator.seed.scenario import Scenario
 from driverci.store.db import Store
 
 DAYS = 14

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from driverci.audit.facts import Window
+from driverci.audit.evaluate.facts import Window
 from driverci.errors import ConfigError, DriverCIError
 from driverci.progress import StageProgress
 
@@ -70,8 +70,8 @@ def collect(
     registry_path: RegistryOption = None,
 ) -> None:
     """Backfill changes, patch sets, files and review messages into the store."""
-    from driverci.audit.collect import RestCollector, collect_dump
-    from driverci.audit.ingest import Ingestor
+    from driverci.audit.intake.collect import RestCollector, collect_dump
+    from driverci.audit.intake.ingest import Ingestor
     from driverci.gerrit.rest import GerritRestClient
     from driverci.registry.loader import load_registry
     from driverci.store.db import open_store
@@ -130,8 +130,8 @@ async def _follow(
     username: str | None,
     ssh_key: Path | None,
 ) -> None:
-    from driverci.audit.follow import StoreFollower
-    from driverci.audit.ingest import IngestCounts
+    from driverci.audit.intake.follow import StoreFollower
+    from driverci.audit.intake.ingest import IngestCounts
     from driverci.gerrit.models_events import ChangeEvent
     from driverci.gerrit.stream import GerritEventStream
 
@@ -163,8 +163,8 @@ def probe(
     policy_path: PolicyOption = None,
 ) -> None:
     """Fetch result links (safely, with limits) and record availability and format."""
-    from driverci.audit.artifacts import ArtifactSurvey
-    from driverci.audit.probe import ProbeLimits
+    from driverci.audit.probe.artifacts import ArtifactSurvey
+    from driverci.audit.probe.fetch import ProbeLimits
     from driverci.policy.loader import load_policy
     from driverci.registry.loader import load_registry
     from driverci.store.db import open_store
@@ -212,9 +212,9 @@ def report(
 ) -> None:
     """Evaluate every CI over the window and print the report."""
     from driverci.audit.engine import Judge
-    from driverci.audit.freshness import window_coverage
-    from driverci.audit.parallel import every_core
-    from driverci.audit.report import render_html, render_json, render_markdown, render_table
+    from driverci.audit.evaluate.freshness import window_coverage
+    from driverci.audit.evaluate.parallel import every_core
+    from driverci.audit.govern.report import render_html, render_json, render_markdown, render_table
     from driverci.policy.loader import load_policy
     from driverci.registry.loader import load_registry
     from driverci.store.db import open_store
@@ -259,10 +259,10 @@ def propose(
     policy_path: PolicyOption = None,
 ) -> None:
     """Write the release notes and notices due: deprecation, removal, reinstatement."""
-    from driverci.audit.documents import propose_for_driver
     from driverci.audit.engine import Judge
-    from driverci.audit.freshness import require_coverage
-    from driverci.audit.parallel import every_core
+    from driverci.audit.evaluate.freshness import require_coverage
+    from driverci.audit.evaluate.parallel import every_core
+    from driverci.audit.govern.documents import propose_for_driver
     from driverci.policy.loader import load_policy
     from driverci.registry.loader import load_registry
     from driverci.store.db import open_store
@@ -299,7 +299,7 @@ def drivers(
     registry_path: RegistryOption = None,
 ) -> None:
     """The list of drivers, their CI, status and contacts, for Ironic's documentation."""
-    from driverci.audit.policy_docs import drivers_sections, render
+    from driverci.audit.govern.policy_docs import drivers_sections, render
     from driverci.registry.loader import load_registry
 
     if fmt not in ("rst", "markdown"):

@@ -7,19 +7,19 @@ import logging
 from collections.abc import Callable, Hashable
 from datetime import UTC, date, datetime, timedelta
 
-from driverci.audit.evaluate import (
+from driverci.audit.evaluate.criteria import (
     CiEvaluation,
     CiRules,
     PatchSetIndex,
     UpstreamResult,
     evaluate_indexed,
 )
-from driverci.audit.facts import PatchSetFact, Window
-from driverci.audit.governance import Activity, milestones_for, voting_recommendation
-from driverci.audit.load import ProjectFacts, load_facts, upstream_results
-from driverci.audit.parallel import map_in_processes
-from driverci.audit.report import AuditReport, DriverReport, SystemReport
-from driverci.audit.verdict import RELIABLE, Verdict, judge_ci, judge_driver
+from driverci.audit.evaluate.facts import PatchSetFact, Window
+from driverci.audit.evaluate.load import ProjectFacts, load_facts, upstream_results
+from driverci.audit.evaluate.parallel import map_in_processes
+from driverci.audit.evaluate.verdict import RELIABLE, Verdict, judge_ci, judge_driver
+from driverci.audit.govern.milestones import Activity, milestones_for, voting_recommendation
+from driverci.audit.govern.report import AuditReport, DriverReport, SystemReport
 from driverci.gctools import cyclic_gc_paused
 from driverci.policy.schema import Policy
 from driverci.registry.schema import CISystem, Registry
@@ -47,7 +47,7 @@ class Judge:
         self.policy = policy
         self.now = now or datetime.now(UTC)
         # CIs evaluated in this many processes when the facts are many (forked after the
-        # load; see driverci.audit.parallel). 1 in servers, which must not fork.
+        # load; see driverci.audit.evaluate.parallel). 1 in servers, which must not fork.
         self.processes = processes
         self._deadlines: dict[date, float] = {}
         # Every CI asks for the deadline at each patch set's creation: remember each moment.

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from driverci.emulator.state import EmulatorError, EmulatorState
+from driverci.emulator.state.journal import EmulatorError, EmulatorState
 from driverci.errors import ConfigError, DriverCIError
 from driverci.gctools import freeze_long_lived
 from driverci.progress import StageProgress
@@ -120,9 +120,9 @@ def seed(
     ] = None,
 ) -> None:
     """Write a realistic past (changes, patch sets, CI comments, artifacts) into the state."""
-    from driverci.emulator.scenario import load_scenario
-    from driverci.emulator.scenario_registry import scenario_registry
-    from driverci.emulator.seed import seed_scenario
+    from driverci.emulator.seed.scenario import load_scenario
+    from driverci.emulator.seed.scenario_registry import scenario_registry
+    from driverci.emulator.seed.seeder import seed_scenario
     from driverci.registry.loader import load_registry, save_registry
 
     scenario = load_scenario(scenario_path)

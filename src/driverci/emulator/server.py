@@ -15,8 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
-from driverci.emulator.rest import create_rest_app
-from driverci.emulator.state import EmulatorState
+from driverci.emulator.rest.app import create_rest_app
+from driverci.emulator.state.journal import EmulatorState
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class EmulatorServer:
         self.host = host
         self.requested_http_port = http_port
         self.requested_ssh_port = ssh_port
-        # A GitStore (driverci.emulator.git_store), or None when that part is missing.
+        # A GitStore (driverci.emulator.git.store), or None when that part is missing.
         self.git: Any = None
         self.app: web.Application | None = None
         self._runner: web.AppRunner | None = None
@@ -95,13 +95,13 @@ class EmulatorServer:
 
     async def _start_parts(self) -> None:
         app = create_rest_app(self.state)
-        git_store = _optional_module("driverci.emulator.git_store")
+        git_store = _optional_module("driverci.emulator.git.store")
         if git_store is not None:
             self.git = git_store.GitStore(self.state_dir / self.GIT_DIR_NAME)
-        git_http = _optional_module("driverci.emulator.git_http")
+        git_http = _optional_module("driverci.emulator.git.http")
         if git_http is not None and self.git is not None:
             git_http.add_git_routes(app, self.state, self.git)
-        logserver = _optional_module("driverci.emulator.logserver")
+        logserver = _optional_module("driverci.emulator.logs.server")
         if logserver is not None:
             logserver.add_log_routes(app, self.state)
         self.app = app
@@ -113,7 +113,7 @@ class EmulatorServer:
         self._http_port = int(runner.addresses[0][1])
         self.state.web_url = self.http_url
         log.info("emulator HTTP on %s", self.http_url)
-        ssh_server = _optional_module("driverci.emulator.ssh_server")
+        ssh_server = _optional_module("driverci.emulator.ssh.server")
         if ssh_server is not None and self.git is not None:
             self._ssh = await ssh_server.start_ssh_server(
                 self.state,

@@ -59,7 +59,7 @@ def prepare_source(
 
 def print_result(result: RehearsalResult, out: Console) -> bool:
     """The comments, the artifact checks, the judge's table; True when all is as expected."""
-    from driverci.audit.report import render_table
+    from driverci.audit.govern.report import render_table
 
     out.rule("[bold]What landed on the changes")
     all_ok = True

@@ -15,10 +15,10 @@ from pathlib import Path
 import asyncssh
 import httpx
 
-from driverci.emulator.fastimport import FastImportStream, Ident
-from driverci.emulator.model import Account
+from driverci.emulator.git.fastimport import FastImportStream, Ident
 from driverci.emulator.server import EmulatorServer
-from driverci.emulator.state import EmulatorState
+from driverci.emulator.state.journal import EmulatorState
+from driverci.emulator.state.model import Account
 from driverci.errors import DriverCIError
 from driverci.gerrit.rest import GerritRestClient
 from driverci.sandbox.patches import PlannedPatch

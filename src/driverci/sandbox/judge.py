@@ -15,19 +15,19 @@ from pathlib import Path
 
 import yaml
 
-from driverci.audit.artifacts import ArtifactSurvey
-from driverci.audit.collect import RestCollector
 from driverci.audit.engine import Judge
-from driverci.audit.facts import Window
-from driverci.audit.ingest import Ingestor
-from driverci.audit.probe import ProbeLimits
-from driverci.audit.report import (
+from driverci.audit.evaluate.facts import Window
+from driverci.audit.govern.report import (
     AuditReport,
     SystemReport,
     render_html,
     render_json,
     render_markdown,
 )
+from driverci.audit.intake.collect import RestCollector
+from driverci.audit.intake.ingest import Ingestor
+from driverci.audit.probe.artifacts import ArtifactSurvey
+from driverci.audit.probe.fetch import ProbeLimits
 from driverci.gerrit.rest import GerritRestClient
 from driverci.policy.loader import load_policy
 from driverci.policy.schema import Policy

@@ -175,7 +175,8 @@ class ReviewMessage(Base):
         # take a random insert per message, rewritten to the WAL by every bulk transaction.
         Index("ix_review_messages_date", "date").ddl_if(dialect="postgresql"),
         # SQLite stores a message's text inside its row, so a scan of a year's results would
-        # read every message; this index holds what the judge reads (audit/load.py) instead.
+        # read every message; this index holds what the judge reads (audit/evaluate/load.py)
+        # instead.
         Index("ix_review_messages_judge", *JUDGE_INDEX_COLUMNS).ddl_if(dialect="sqlite"),
     )
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from driverci.audit.facts import first_link
+from driverci.audit.evaluate.facts import first_link
 from driverci.store.models import Change, PatchSet, PatchSetFile, ReviewMessage
 from driverci.web.data import Analysis, DashboardData, not_expected_reason
 from driverci.web.models import ChangeCi, ChangeDetail

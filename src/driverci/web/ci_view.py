@@ -7,8 +7,8 @@ import math
 from collections import defaultdict
 from datetime import date, timedelta
 
-from driverci.audit.evaluate import evaluate_ci
-from driverci.audit.facts import Window
+from driverci.audit.evaluate.criteria import evaluate_ci
+from driverci.audit.evaluate.facts import Window
 from driverci.web.data import Analysis
 from driverci.web.models import (
     CiDetail,

@@ -18,10 +18,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from driverci.audit.engine import Judge
-from driverci.audit.evaluate import CiRules
-from driverci.audit.facts import PatchSetFact, ResultFact, Window
-from driverci.audit.load import ProjectFacts
-from driverci.audit.report import AuditReport, SystemReport
+from driverci.audit.evaluate.criteria import CiRules
+from driverci.audit.evaluate.facts import PatchSetFact, ResultFact, Window
+from driverci.audit.evaluate.load import ProjectFacts
+from driverci.audit.govern.report import AuditReport, SystemReport
 from driverci.errors import ConfigError
 from driverci.policy.schema import Policy
 from driverci.registry.schema import CISystem, Registry

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from driverci.audit.facts import PatchSetFact, ResultFact, first_link
-from driverci.audit.report import SystemReport
+from driverci.audit.evaluate.facts import PatchSetFact, ResultFact, first_link
+from driverci.audit.govern.report import SystemReport
 from driverci.store.db import Store
 from driverci.store.models import Change, ReviewMessage
 from driverci.web.data import Analysis, not_expected_reason

@@ -1,0 +1,1 @@
+"""What the judge produces: the report, milestones and voting, deprecation documents."""

@@ -1,0 +1,1 @@
+"""The emulator's log server: the seeded CIs' artifacts under /logs/."""

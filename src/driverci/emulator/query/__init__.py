@@ -1,0 +1,1 @@
+"""Gerrit's change search language over the emulator's state."""

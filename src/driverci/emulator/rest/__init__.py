@@ -1,0 +1,1 @@
+"""The emulator's REST API: framing and auth, change and account endpoints, JSON entities."""
