@@ -12,6 +12,7 @@ import asyncssh
 import pytest
 
 from driverci.emulator.git.store import GitStore
+from driverci.emulator.ssh.options import split_command_line
 from driverci.emulator.ssh.server import SSHServerHandle, start_ssh_server
 from driverci.emulator.state.journal import EmulatorState
 from driverci.emulator.state.model import Account, FileChange
@@ -178,6 +179,34 @@ async def test_query_prints_changes_and_a_stats_line(gerrit: Gerrit) -> None:
     assert "/COMMIT_MSG" in files
     assert stats["type"] == "stats" and stats["rowCount"] == 1 and stats["moreChanges"] is True
     assert isinstance(stats["runTimeMilliseconds"], int)
+
+
+async def test_query_splits_the_command_line_as_gerrit_not_as_a_shell(gerrit: Gerrit) -> None:
+    """gerritlib sends ``gerrit query --format json project:openstack/ironic"`` with an unmatched
+    quote; real Gerrit drops it (CommandFactoryProvider.split), so must the emulator."""
+    alice = gerrit.state.account_by_username("alice")
+    assert alice is not None
+    upload(gerrit.state, alice)
+    for command in (
+        f'gerrit query --format json project:{IRONIC}"',
+        f"gerrit query --format json 'project:{IRONIC}' status:open",
+        f'gerrit query --format json "project:{IRONIC} status:open"',
+        "gerrit query --format json project:openstack\\/ironic",
+    ):
+        result = await gerrit.run("alice", command)
+        assert result.exit_status == 0, (command, result.stderr)
+        change, stats = [json.loads(line) for line in str(result.stdout).splitlines()]
+        assert change["project"] == IRONIC, command
+        assert stats["rowCount"] == 1
+
+
+def test_command_line_split_follows_gerrit() -> None:
+    assert split_command_line('a "b c" d') == ["a", "b c", "d"]
+    assert split_command_line("a 'b \\c' d") == ["a", "b \\c", "d"]
+    assert split_command_line('a "it\'s" \'say "hi"\'') == ["a", "it's", 'say "hi"']
+    assert split_command_line('q project:x"') == ["q", "project:x"]
+    assert split_command_line("a\\ b\tc  \\") == ["a b", "c", "\\"]
+    assert split_command_line("") == []
 
 
 async def test_query_with_a_bad_query_prints_an_error_record(gerrit: Gerrit) -> None:

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shlex
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from driverci.emulator.git.receive import GIT_SERVICES, run_git_service
 from driverci.emulator.ssh.context import Command, CommandContext
-from driverci.emulator.ssh.options import OptionSpec, UsageError, parse_options
+from driverci.emulator.ssh.options import (
+    OptionSpec,
+    UsageError,
+    parse_options,
+    split_command_line,
+)
 from driverci.emulator.ssh.query import QueryCommand, QueryOptions
 from driverci.emulator.ssh.review import run_review
 from driverci.emulator.ssh.stream import EventStreamQueue
@@ -42,11 +46,7 @@ class GerritCommands:
         }
 
     async def run(self, ctx: CommandContext, command_line: str) -> int:
-        try:
-            argv = shlex.split(command_line)
-        except ValueError as exc:
-            ctx.err(f"fatal: cannot parse command line: {exc}\n")
-            return 1
+        argv = split_command_line(command_line)
         if not argv:
             ctx.err("fatal: no command given; this server has no shell\n")
             return 1

@@ -79,3 +79,37 @@ def parse_options(argv: list[str], spec: OptionSpec) -> tuple[ParsedOptions, lis
         else:
             parsed.values[key] = [value]
     return parsed, positional
+
+
+def split_command_line(command_line: str) -> list[str]:
+    """Split an exec request into words exactly as Gerrit's SSH daemon does.
+
+    Gerrit does not use a shell's rules (``CommandFactoryProvider.split``): blanks and tabs end
+    a word outside quotes; ``"`` and ``'`` open and close quoting and are dropped, each literal
+    inside the other kind; a backslash takes the next character literally, except inside single
+    quotes and at the very end. An unclosed quote is no error: gerritlib really sends
+    ``... project:openstack/ironic"`` and Gerrit reads ``project:openstack/ironic``.
+    """
+    words: list[str] = []
+    word: list[str] = []
+    in_single = in_double = False
+    position = 0
+    while position < len(command_line):
+        char = command_line[position]
+        position += 1
+        if char in " \t" and not (in_single or in_double):
+            if word:
+                words.append("".join(word))
+                word = []
+        elif char == '"' and not in_single:
+            in_double = not in_double
+        elif char == "'" and not in_double:
+            in_single = not in_single
+        elif char == "\\" and not in_single and position < len(command_line):
+            word.append(command_line[position])
+            position += 1
+        else:
+            word.append(char)
+    if word:
+        words.append("".join(word))
+    return words
