@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: demo demo-sandbox demo-judge test lint bench clean
+.PHONY: demo demo-sandbox demo-judge test lint bench gerrit clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ demo-judge: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/pytest -q
 
+## gerrit: fetch, init and serve a real Gerrit 3.10 on loopback with the CI's accounts and
+## projects, to rehearse a CI against the real thing (needs Java 17 and Maven; Ctrl-C stops)
+gerrit: $(BIN)/.installed
+	$(BIN)/python -m driverci.realgerrit serve --state gerrit-state
+
 ## lint: ruff and mypy --strict on src/
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks
@@ -35,4 +40,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) demo-state sandbox-state bench-output test-output
+	rm -rf $(VENV) demo-state sandbox-state gerrit-state bench-output test-output

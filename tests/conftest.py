@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from driverci.realgerrit import GerritDistribution, GerritSite, Provisioned, provision
+from driverci.realgerrit import GerritDistribution, GerritSite, provision
+from driverci.realgerrit.provision import RunningGerrit
 from driverci.store.db import Store, open_store
 from world import GerritWorld, build_world
 
@@ -54,16 +54,8 @@ async def world(tmp_path: Path, store: Store) -> AsyncIterator[GerritWorld]:
         built.state.close()
 
 
-@dataclass
-class RealGerrit:
-    """A real Gerrit (Java) on loopback and what provisioning created on it."""
-
-    site: GerritSite
-    provisioned: Provisioned
-
-
 @pytest.fixture(scope="session")
-def real_gerrit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealGerrit]:
+def real_gerrit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGerrit]:
     """One real Gerrit for the whole run (its jars and initialised template cached across runs);
     skipped with the reason where Java or Maven is missing, failed if services are required."""
     distribution = GerritDistribution()
@@ -76,6 +68,6 @@ def real_gerrit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealGerrit
     site = GerritSite(distribution)
     site.start(run_dir)
     try:
-        yield RealGerrit(site, provision(site, run_dir))
+        yield RunningGerrit(site, provision(site, run_dir))
     finally:
         site.stop()

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from driverci.ci.check import ConnectivityCheck
 from driverci.ci.cli import ci_app
+from driverci.ci.config import load_ci_config
 from world import SANDBOX, GerritWorld, wait_until
 
 
@@ -33,6 +34,28 @@ async def test_check_says_in_one_line_what_is_missing(world: GerritWorld) -> Non
     report = await ConnectivityCheck(config).run()
     failures = [line for ok, line in report.lines if not ok]
     assert failures == [f"log URL {failures[0].split()[2]} does not answer: ConnectError"]
+
+
+async def test_check_names_a_missing_stream_events_capability(world: GerritWorld) -> None:
+    """A CI account outside Service Users logs in fine but may not stream: say so, first."""
+    assert world.ci_key is not None
+    world.state.add_account(
+        "plain-ci",
+        "Plain CI",
+        http_password="plain-ci-secret",
+        ssh_keys=[world.ci_key.export_public_key().decode()],
+    )
+    write_ci_yaml(world, "http://127.0.0.1:9/")
+    path = world.tmp / "ci.yaml"
+    path.write_text(path.read_text().replace(f"username: {CI}", "username: plain-ci"))
+    (world.tmp / "secrets" / "http-password").write_text("plain-ci-secret\n")
+    report = await ConnectivityCheck(load_ci_config(path)).run()
+    assert not report.passed
+    assert report.lines[-1] == (
+        False,
+        "plain-ci lacks the Stream Events capability: ask the Gerrit admins to add the account"
+        " to 'Service Users'",
+    )
 
 
 async def test_status_shows_the_queue_and_the_on_time_rate(world: GerritWorld) -> None:

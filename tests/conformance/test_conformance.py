@@ -168,3 +168,49 @@ def test_fetch_a_patch_set_by_its_change_ref(gerrit: GerritTarget) -> None:
     git(tree, "fetch", "-q", "origin", revision["ref"])
     assert git(tree, "rev-parse", "FETCH_HEAD").strip() == sha
     assert git(tree, "show", "FETCH_HEAD:ironic/fetched.py") == "fetched = True\n"
+
+
+def test_capabilities_say_who_may_stream(gerrit: GerritTarget) -> None:
+    ci = gerrit.get_json("/accounts/self/capabilities", gerrit.ci)
+    assert ci == {
+        "streamEvents": True,
+        "emailReviewers": True,
+        "queryLimit": {"min": 0, "max": 500},
+        "priority": "BATCH",
+    }
+    plain = gerrit.get_json("/accounts/self/capabilities", gerrit.nostream)
+    assert "streamEvents" not in plain and plain["emailReviewers"] is True
+
+
+def test_an_account_without_stream_events_is_refused_in_gerrits_words(
+    gerrit: GerritTarget,
+) -> None:
+    result = gerrit.ssh(gerrit.nostream, "gerrit stream-events")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        "stream events not permitted\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "stderr"),
+    [
+        ("gerrit frobnicate", "fatal: gerrit: frobnicate: not found\n"),
+        ("ls", "fatal: Gerrit Code Review: ls: not found\n"),
+    ],
+)
+def test_unknown_commands_fail_as_gerrit_says(
+    gerrit: GerritTarget, command: str, stderr: str
+) -> None:
+    result = gerrit.ssh(gerrit.ci, command)
+    assert (result.returncode, result.stderr) == (1, stderr)
+
+
+def test_a_bad_query_is_an_error_record_not_a_failure(gerrit: GerritTarget) -> None:
+    result = gerrit.ssh(gerrit.ci, "gerrit query --format json frobnicate:yes")
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == {
+        "type": "error",
+        "message": "Unsupported operator frobnicate:yes",
+    }

@@ -63,6 +63,7 @@ async def gerrit(tmp_path: Path) -> AsyncIterator[Gerrit]:
         "Acme Ironic CI",
         "ci@acme.test",
         ssh_keys=[key.export_public_key("openssh").decode()],
+        tags=["SERVICE_USER"],  # Service Users may stream events, as on real Gerrit
     )
     state.create_project(IRONIC, voters={"Verified": ["zuul"]})
     state.set_branch(IRONIC, "master", BASE)

@@ -110,6 +110,12 @@ class ConnectivityCheck:
             )
             return False
         self.report.ok(f"REST credentials accepted for {account.username}")
+        if not (await rest.list_capabilities()).get("streamEvents"):
+            self.report.fail(
+                f"{account.username} lacks the Stream Events capability: ask the Gerrit admins"
+                " to add the account to 'Service Users'"
+            )
+            return False
         return True
 
     async def _round_trip(self, rest: GerritRestClient, password: str) -> None:

@@ -185,6 +185,12 @@ class GerritRestClient:
         """The account the credentials belong to (checks them)."""
         return AccountInfo.model_validate(await self.request("GET", "/accounts/self"))
 
+    async def list_capabilities(self) -> dict[str, object]:
+        """The credentials' account's global capabilities (``/accounts/self/capabilities``):
+        ``streamEvents`` is there only when the account may run ``gerrit stream-events``."""
+        data = await self.request("GET", "/accounts/self/capabilities")
+        return dict(data) if isinstance(data, dict) else {}
+
     async def get_account(self, account_id: str | int) -> AccountInfo:
         """One account by id, username or email."""
         data = await self.request("GET", f"/accounts/{encode_id(account_id)}")

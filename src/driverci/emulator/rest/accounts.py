@@ -20,6 +20,7 @@ def register(table: RouteTable) -> None:
     table.add("GET", "/accounts/{account}/detail", get_account)
     table.add("GET", "/accounts/{account}/username", get_username)
     table.add("GET", "/accounts/{account}/name", get_name)
+    table.add("GET", "/accounts/{account}/capabilities", get_capabilities)
     table.add("GET", "/config/server/version", server_version)
     table.add("GET", "/projects/", list_projects)
     table.add("GET", "/projects/{project}", get_project)
@@ -106,6 +107,24 @@ async def get_name(
 ) -> web.StreamResponse:
     account = resolve_account(context, request.match_info["account"], viewer)
     return json_response(request, account.name)
+
+
+async def get_capabilities(
+    request: web.Request, context: RestContext, viewer: Account | None
+) -> web.StreamResponse:
+    """The global capabilities Gerrit's default All-Projects grants (as real Gerrit 3.10 says
+    for a Service User: Stream Events and BATCH priority; for everyone: emailReviewers)."""
+    account = resolve_account(context, request.match_info["account"], viewer)
+    capabilities: dict[str, object] = {}
+    if account.is_admin:
+        capabilities["administrateServer"] = True
+    if account.may_stream_events:
+        capabilities["streamEvents"] = True
+    capabilities["emailReviewers"] = True
+    capabilities["queryLimit"] = {"min": 0, "max": context.DEFAULT_QUERY_LIMIT}
+    if "SERVICE_USER" in account.tags:
+        capabilities["priority"] = "BATCH"
+    return json_response(request, capabilities)
 
 
 # -- server and projects --------------------------------------------------------------------

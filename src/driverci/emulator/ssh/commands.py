@@ -54,7 +54,7 @@ class GerritCommands:
         if name in GIT_SERVICES:
             return await self.git_service(ctx, argv)
         if name != "gerrit":
-            ctx.err(f"fatal: {name}: not found\n")
+            ctx.err(f"fatal: Gerrit Code Review: {name}: not found\n")
             return 1
         if len(argv) < 2:
             ctx.err(
@@ -177,6 +177,9 @@ class GerritCommands:
         if positional:
             raise UsageError(f'"{positional[0]}" is not a valid option')
         subscribed = options.all("subscribe")
+        if not ctx.account.may_stream_events:
+            ctx.err("stream events not permitted\n")  # Gerrit's words, exit status 1
+            return 1
         queue = EventStreamQueue(
             write=ctx.out,
             drain=ctx.drain,

@@ -48,6 +48,11 @@ class Account:
     tags: list[str] = field(default_factory=list)
     is_admin: bool = False
 
+    @property
+    def may_stream_events(self) -> bool:
+        """Gerrit grants Stream Events to Service Users (tag SERVICE_USER) and Administrators."""
+        return self.is_admin or "SERVICE_USER" in self.tags
+
 
 @dataclass
 class Branch:
