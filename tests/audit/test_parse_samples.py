@@ -117,10 +117,10 @@ def test_zuul_3_messages_of_a_whole_change_tell_start_result_and_gate() -> None:
     parsed = [parse_ci_message(text) for text in by_zuul]
 
     assert [(p.kind, p.result, p.pipeline) for p in parsed] == [
-        ("start", "UNKNOWN", None),
+        ("start", "UNKNOWN", "check"),  # "Starting check jobs."
         ("result", "SUCCESS", None),
         ("other", "UNKNOWN", None),  # "Change has been successfully merged by Zuul CI"
-        ("start", "UNKNOWN", None),
+        ("start", "UNKNOWN", "gate"),  # "Starting gate jobs."
         ("result", "SUCCESS", "gate"),
     ]
     assert parsed[1].jobs == (

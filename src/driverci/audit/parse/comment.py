@@ -50,6 +50,7 @@ __all__ = [
     "compile_ci_pattern",
     "extract_jobs",
     "format_duration",
+    "infer_pipeline",
     "is_recheck",
     "looks_like_ci",
     "normalize_ci_name",
@@ -89,6 +90,9 @@ _MERGE_FAILURE = re.compile(
 )
 _STARTING = re.compile(r"^[ \t]*Starting \S+ jobs\b", re.MULTILINE)
 _PIPELINE = re.compile(r"\(([-\w]+) pipeline\)")
+_STARTING_PIPELINE = re.compile(r"^[ \t]*Starting ([a-z][-\w]*) jobs\b", re.MULTILINE)
+#: infra's log layout: /<last 2 digits>/<change>/<patch set>/<pipeline>/<job>/...
+_LOG_PATH_PIPELINE = re.compile(r"/\d{2}/\d+/\d+/(check|gate|post|periodic|experimental)[-\w]*/")
 _WIKI_LINK = re.compile(r"https?://[^\s<>\"'()\[\]]*wiki[^\s<>\"'()\[\]]*", re.IGNORECASE)
 _LINK_TRAILING = ".,;:!?"
 _REPORT_WORDS = re.compile(
@@ -124,6 +128,28 @@ class ParsedComment:
     @property
     def is_report(self) -> bool:
         return self.kind == "result"
+
+
+def infer_pipeline(
+    body: str, votes: dict[str, int], jobs: tuple[JobResult, ...]
+) -> str | None:
+    """Which Zuul pipeline a report or start message is from, or None when nothing says.
+
+    In order: Zuul v3+'s "(gate pipeline)"; a start message's "Starting gate jobs."; infra's
+    log path ``/<NN>/<change>/<patch set>/<pipeline>/<job>/`` in a job's URL (Zuul v2 wrote no
+    pipeline name, and its gate reports were told from check ones only so); last, a
+    ``Verified+2`` vote, which only upstream's gate casts.
+    """
+    if "pipeline)" in body and (named := _PIPELINE.search(body)) is not None:
+        return named.group(1)
+    if "Starting" in body and (starting := _STARTING_PIPELINE.search(body)) is not None:
+        return starting.group(1)
+    for job in jobs:
+        if job.url and (path := _LOG_PATH_PIPELINE.search(job.url)) is not None:
+            return path.group(1)
+    if votes.get("Verified", 0) >= 2:
+        return "gate"
+    return None
 
 
 @functools.lru_cache(maxsize=512)
@@ -193,8 +219,7 @@ def parse_ci_message(
     header = split_header(text)
     body = text[header.body_start :] if header.body_start else text
     jobs = extract_jobs(body)
-    pipeline_match = _PIPELINE.search(body) if "pipeline)" in body else None
-    pipeline = pipeline_match.group(1) if pipeline_match is not None else None
+    pipeline = infer_pipeline(body, header.votes, jobs)
 
     status: str | None = None
     unknown_status_seen = False
