@@ -70,3 +70,22 @@ async def test_patch_sets_pushed_while_the_ci_was_down_are_found_by_reconciliati
         # A second reconciliation finds nothing new: intake is idempotent.
         assert await service.listener.reconcile_once() == 0
     assert all(len(ci_comments(world, change)) == 1 for change in missed)
+
+
+async def test_a_recheck_posted_while_the_ci_was_down_is_answered_once_after_restart(
+    world: GerritWorld,
+) -> None:
+    config = write_ci_yaml(world, "http://logs.example.org/")
+    async with running(config, FastExecutor(), reconcile_age=0) as service:
+        change, _ = await world.push({"ironic/drivers/recheck_me.py": b"z = 3\n"}, "Recheck me")
+        await wait_until(lambda: len(ci_comments(world, change)) == 1, 20, "the first report")
+        await service.wait_idle()
+    # The CI is down; a developer asks for a recheck, and another comments on something else.
+    world.comment(change, "recheck")
+    world.comment(change, "Looks fine to me.")
+    async with running(config, FastExecutor(), reconcile_age=0) as service:
+        await wait_until(lambda: len(ci_comments(world, change)) == 2, 20, "the recheck's report")
+        await service.wait_idle()
+        # Reconciling again finds nothing: the recheck has its run, and its report is newer.
+        assert await service.listener.reconcile_once() == 0
+    assert len(ci_comments(world, change)) == 2

@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from driverci.ci.decide import Decision, PatchSetFacts, intake_key
+from driverci.ci.decide import RECHECK, Decision, PatchSetFacts, intake_key
 from driverci.store.db import Store
 from driverci.store.models import CIJobResult, CIRun
 from driverci.store.repository import get_meta, set_meta
@@ -263,6 +263,25 @@ class RunQueue:
                     CIRun.change_number == change,
                     CIRun.patch_set == patch_set,
                     CIRun.state != CANCELLED,
+                )
+            ).scalar_one()
+            return bool(count)
+
+    def has_recheck_run_near(
+        self, change: int, patch_set: int, moment: dt.datetime, slack: dt.timedelta
+    ) -> bool:
+        """A recheck run of this patch set (any state) triggered within SLACK of MOMENT."""
+        with self.store.transaction() as session:
+            count = session.execute(
+                select(func.count())
+                .select_from(CIRun)
+                .where(
+                    CIRun.ci_account == self.ci_account,
+                    CIRun.change_number == change,
+                    CIRun.patch_set == patch_set,
+                    CIRun.trigger == RECHECK,
+                    CIRun.triggered_at >= moment - slack,
+                    CIRun.triggered_at <= moment + slack,
                 )
             ).scalar_one()
             return bool(count)

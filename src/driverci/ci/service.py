@@ -130,6 +130,11 @@ class CIService:
     def has_result(self, change: int, patch_set: int) -> bool:
         return self.queue.has_run(change, patch_set)
 
+    def has_recheck_run_near(
+        self, change: int, patch_set: int, moment: dt.datetime, slack: dt.timedelta
+    ) -> bool:
+        return self.queue.has_recheck_run_near(change, patch_set, moment, slack)
+
     def _cancel(self, run_id: str, why: str) -> None:
         event = self._cancels.get(run_id)
         if event is not None:
