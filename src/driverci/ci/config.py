@@ -139,6 +139,9 @@ class CIConfig(_Strict):
     exclusions: list[str] = Field(default_factory=list, description="approved extra patterns")
     policy: Path | None = None  # default: the shipped Ironic policy
     reconcile_interval: int = Field(300, ge=10, description="seconds between reconciliations")
+    reconcile_min_age: int = Field(
+        60, ge=0, description="seconds: a younger patch set or recheck is left to the stream"
+    )
     jobs: list[JobConfig] = Field(min_length=1)
     logs: LogsConfig
     state: str = "sqlite:///./ci.sqlite"

@@ -88,8 +88,6 @@ class Listener:
 
     CHANGE_OPTIONS = ("CURRENT_REVISION", "CURRENT_FILES")
     RECONCILE_OPTIONS = ("CURRENT_REVISION", "CURRENT_FILES", "MESSAGES", "DETAILED_ACCOUNTS")
-    #: A patch set younger than this is left to the stream (its event may be on the way).
-    RECONCILE_MIN_AGE = dt.timedelta(minutes=1)
     #: How far back reconciliation looks (never before the CI's ``started`` day).
     RECONCILE_LOOKBACK = dt.timedelta(days=2)
     RECONCILE_PAGE = 200
@@ -110,6 +108,9 @@ class Listener:
         self.rest = rest
         self.intake = intake
         self.clock = clock
+        # A patch set younger than this is left to the stream (its event may be on the way;
+        # taking it twice would be harmless, intake being idempotent, only wasted queries).
+        self.RECONCILE_MIN_AGE = dt.timedelta(seconds=config.reconcile_min_age)
         self.handled = 0
         self.reconciled = 0
 
