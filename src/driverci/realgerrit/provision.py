@@ -317,6 +317,28 @@ def provision(site: GerritSite, run_dir: Path) -> Provisioned:
         provisioner.client.close()
 
 
+def create_project(provisioned: Provisioned, name: str) -> str:
+    """A new project NAME under openstack/ironic (so it inherits the Verified label and the
+    CI's right to vote), with an empty initial commit on master; returns NAME.
+
+    Tests that count what happened on a project use their own, as the session's Gerrit is
+    shared by every test of the run.
+    """
+    admin = provisioned.admin
+    answer = httpx.put(
+        f"{provisioned.http_url}/a/projects/{quote(name, safe='')}",
+        auth=(admin.username, admin.http_password),
+        json={"parent": provisioned.ironic_project, "create_empty_commit": True},
+        timeout=Provisioner.HTTP_TIMEOUT_SECONDS,
+    )
+    if answer.status_code != 201:
+        raise ProvisionError(
+            f"PUT {provisioned.http_url}/a/projects/{name} answered {answer.status_code}:"
+            f" {answer.text.strip()[:300]}"
+        )
+    return name
+
+
 def push_for_review(
     provisioned: Provisioned,
     account: Account,
