@@ -214,3 +214,10 @@ def test_a_bad_query_is_an_error_record_not_a_failure(gerrit: GerritTarget) -> N
         "type": "error",
         "message": "Unsupported operator frobnicate:yes",
     }
+
+
+def test_a_page_that_does_not_exist_is_a_plain_not_found(gerrit: GerritTarget) -> None:
+    response = gerrit.get("/openstack/changes/?q=status:open")
+    assert response.status_code == 404
+    # Outside the REST API, the servlet container's words (git-review -l asks such a URL).
+    assert response.text == "Not Found"

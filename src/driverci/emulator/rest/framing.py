@@ -77,6 +77,12 @@ def json_response(request: web.Request, payload: Any, status: int = 200) -> web.
     )
 
 
+#: First path segments served by Gerrit's REST API (``/a/`` is its authenticated form).
+REST_ROOTS = frozenset(
+    {"a", "access", "accounts", "changes", "config", "groups", "plugins", "projects", "tools"}
+)
+
+
 def text_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
     """Gerrit's plain-text error body: the message and a newline."""
     response = web.Response(status=status, text=message + "\n", charset="utf-8")
@@ -142,7 +148,10 @@ async def gerrit_errors(
         log.debug("%s %s -> %d %s", request.method, request.path_qs, exc.status, exc)
         return text_error(exc.status, str(exc))
     except web.HTTPNotFound:
-        return text_error(404, "Not found")
+        if request.path.lstrip("/").split("/", 1)[0] in REST_ROOTS:
+            return text_error(404, "Not found")
+        # Outside the REST API the servlet container answers, in its own words.
+        return web.Response(status=404, text="Not Found", charset="iso-8859-1")
     except web.HTTPMethodNotAllowed:
         return text_error(405, "Method Not Allowed")
 

@@ -1,8 +1,9 @@
 """``gerrit stream-events``: one shared renderer, a bounded queue per connection.
 
 Gerrit's ``sshd/commands/StreamEvents.java`` gives every connection a queue of 128 events
-written in batches of 32; when a slow reader lets the queue fill, new events are dropped and
-the next write is a ``dropped-output`` event, after which the client must re-sync over REST.
+taken in batches of 32 (each event is written and flushed on its own here); when a slow
+reader lets the queue fill, new events are dropped and the next write is a
+``dropped-output`` event, after which the client must re-sync over REST.
 :class:`EventStreamQueue` does the same on asyncio: the writer awaits the channel's drain,
 so SSH flow control from a reader that stops reading stalls it and the queue fills.
 
@@ -30,6 +31,9 @@ class EventStreamQueue:
 
     MAX_EVENTS = 128
     BATCH_SIZE = 32
+    #: Pause between events written back to back (none before an event that comes alone,
+    #: none under a burst).
+    EVENT_GAP_SECONDS = 0.005
 
     def __init__(
         self,
@@ -76,8 +80,18 @@ class EventStreamQueue:
                     self._dropped = False
                 for _ in range(min(self.BATCH_SIZE, len(self._queue))):
                     batch.append(self._queue.popleft())
-                self._write(b"".join(batch))
-                await self._drain()
+                # One channel write per event, each flushed on its own, and events that
+                # follow one another at once a moment apart, as Gerrit's (posted by
+                # different threads) come: a client that reads a line per wake-up of the
+                # channel (gerritlib's poll + readline over paramiko) would otherwise leave
+                # the second event of a push unread until the next one arrives.
+                # Under a burst (a backlog of a batch or more) events go out at full speed,
+                # as Gerrit's do when its queue fills.
+                for index, line in enumerate(batch):
+                    if index and len(batch) - index + len(self._queue) < self.BATCH_SIZE:
+                        await asyncio.sleep(self.EVENT_GAP_SECONDS)
+                    self._write(line)
+                    await self._drain()
 
 
 class StreamHub:
