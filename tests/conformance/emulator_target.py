@@ -38,7 +38,7 @@ def logins(work: Path) -> dict[str, Login]:
     keys = work / "keys"
     keys.mkdir(parents=True, exist_ok=True)
     return {
-        name: Login(name, password, make_key(keys / f"id_{name}"), f"{name}@example.org")
+        name: Login(name, password, make_key(keys / f"id_{name}"), f"{name}@example.com")
         for name, password in (
             ("admin", "secret"),
             ("sandbox-ci", "sandbox-ci-secret"),
@@ -54,7 +54,7 @@ async def _provision(state_dir: Path, people: dict[str, Login]) -> None:
         names = {
             "admin": "Administrator",
             "sandbox-ci": "Sandbox Redfish CI",
-            "developer": "Developer",
+            "developer": "Dev Eloper",  # as driverci.realgerrit names the accounts
             "nostream": "No Stream",
         }
         for username, login in people.items():
