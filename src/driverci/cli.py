@@ -80,14 +80,30 @@ def registry_check(
         Path | None, typer.Argument(help="registry.yaml (default: the shipped one)")
     ] = None,
 ) -> None:
-    """Validate a registry file against its schema and cross-checks."""
-    from driverci.registry.loader import load_registry
+    """Validate a registry file against its schema and cross-checks.
 
-    registry = load_registry(path)
+    What infra's rules ask only of new accounts (a display name ending in " CI") is a
+    warning on stderr, one line per entry; the file is still valid.
+    """
+    from driverci.registry.loader import load_registry_with_warnings
+
+    registry, warnings = load_registry_with_warnings(path)
+    print_warnings(warnings)
     console.print(
         f"[green]ok[/green] {path or 'shipped registry'}: {len(registry.drivers)} drivers, "
         f"{len(registry.ci_systems)} CI systems"
+        + (f", {len(warnings)} warning(s)" if warnings else "")
     )
+
+
+def print_warnings(warnings: list[str]) -> None:
+    """Each warning as one line on stderr, as text (it quotes names from the files)."""
+    for warning in warnings:
+        err_console.print(
+            Text.assemble(("warning:", "bold yellow"), f" {warning}"),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @registry_app.command("show")
