@@ -24,8 +24,8 @@ def load_judge_config(
 
     Raises :class:`ConfigError` when either file is invalid or they are for different projects.
     """
-    registry, warnings = load_registry_with_warnings(registry_path)
     policy = load_policy(policy_path)
+    registry, warnings = load_registry_with_warnings(registry_path, policy.comments.ci_name_suffix)
     check_same_project(
         registry,
         policy,

@@ -40,8 +40,11 @@ def load_registry(path: Path | None = None) -> Registry:
     return load_registry_with_warnings(path)[0]
 
 
-def load_registry_with_warnings(path: Path | None = None) -> tuple[Registry, list[str]]:
-    """:func:`load_registry`, and the file's warnings (see :func:`naming_warnings`)."""
+def load_registry_with_warnings(
+    path: Path | None = None, name_suffix: str = CI_NAME_SUFFIX
+) -> tuple[Registry, list[str]]:
+    """:func:`load_registry`, and the file's warnings (see :func:`naming_warnings`; a policy
+    may name another suffix: ``comments.ci_name_suffix``)."""
     source: Path | Traversable = path if path is not None else default_registry_path()
     name = str(path) if path is not None else DEFAULT_REGISTRY_NAME
     registry, locate = load_yaml_model(Registry, source, name)
@@ -52,7 +55,7 @@ def load_registry_with_warnings(path: Path | None = None) -> tuple[Registry, lis
         len(registry.drivers),
         len(registry.ci_systems),
     )
-    return registry, naming_warnings(registry, name, locate)
+    return registry, naming_warnings(registry, name, locate, name_suffix)
 
 
 def naming_warnings(
@@ -89,8 +92,7 @@ def check_registry(registry: Registry, source: str, locate: Locator) -> None:
                 source,
                 locate,
                 ("drivers", index, "kind"),
-                f"unknown kind {driver.kind!r} (driver_kinds: "
-                f"{', '.join(registry.driver_kinds)})",
+                f"unknown kind {driver.kind!r} (driver_kinds: {', '.join(registry.driver_kinds)})",
             )
     _check_unique(
         [item.name for item in registry.drivers], "drivers", "name", "driver name", source, locate

@@ -98,11 +98,16 @@ def requirement_sections(policy: Policy, registry: Registry, today: date) -> lis
                 "``- <job> <url> : SUCCESS|FAILURE in 1h 02m 03s`` (infra's ``* <job> <url> : "
                 "SUCCESS`` is accepted). "
                 + (
-                    "Every comment links to the CI's wiki page. "
+                    "Every comment links to the CI's wiki page (its page in the registry, or "
+                    + " or ".join(f"``{link}``" for link in policy.comments.wiki_links)
+                    + "). "
                     if policy.comments.require_wiki_link
                     else ""
                 )
-                + f'The account\'s display name ends in "{policy.comments.ci_name_suffix.strip()}".'
+                + "The judge reports comments over the limit and comments without the link; "
+                "they do not change a verdict. "
+                + "A new account's display name ends in "
+                + f'"{policy.comments.ci_name_suffix.strip()}".'
             ],
         ),
         Section(
