@@ -149,8 +149,7 @@ def test_a_comment_without_the_wiki_link_is_a_finding_not_a_verdict(
     assert required.evaluation.results == 3
     assert required.evaluation.without_wiki_link == 1
     assert (
-        "1 of 3 comment(s) without a link to the CI's wiki page "
-        "(policy comments.require_wiki_link)"
+        "1 of 3 comment(s) without a link to the CI's wiki page (policy comments.require_wiki_link)"
     ) in required.verdict.reasons
     assert not_required.evaluation.without_wiki_link == 0
     assert not any("wiki" in reason for reason in not_required.verdict.reasons)

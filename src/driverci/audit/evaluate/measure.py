@@ -11,7 +11,7 @@ import itertools
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from driverci.audit.evaluate.facts import PatchSetFact, RecheckFact, ResultFact, Window
 from driverci.audit.evaluate.figures import CiEvaluation, CiRules, Key, UpstreamResult
@@ -188,8 +188,9 @@ def measure(
                 first = next((r for r in reports if r.posted >= created), None)
         if first is None:
             # Only unanswered patch sets need their due moment; it is not indexed because a
-            # policy without a deadline gives an infinite one, which no datetime can hold.
-            if created + timedelta(hours=deadline) > horizon:
+            # policy without a deadline gives an infinite one, which no datetime can hold:
+            # hours are compared instead (created + inf hours raised OverflowError).
+            if (horizon - created).total_seconds() < deadline * 3600:
                 pending += 1
             else:
                 counted += 1
