@@ -153,13 +153,13 @@ def policy_docs(
     """Write the third-party CI requirements and the deprecation process, from policy."""
     from datetime import UTC, datetime
 
+    from driverci.audit.config import load_judge_config
     from driverci.audit.govern.policy_docs import process_sections, render, requirement_sections
-    from driverci.policy.loader import load_policy
-    from driverci.registry.loader import load_registry
 
     if fmt not in ("rst", "markdown"):
         raise DriverCIError(f"--format {fmt!r}: choose rst or markdown")
-    policy, registry = load_policy(policy_path), load_registry(registry_path)
+    registry, policy, warnings = load_judge_config(registry_path, policy_path)
+    print_warnings(warnings)
     today = datetime.now(UTC).date()
     text = render(requirement_sections(policy, registry, today) + process_sections(policy), fmt)
     if output:
