@@ -18,6 +18,7 @@ from driverci.audit.evaluate.criteria import CiRules, evaluate_ci
 from driverci.audit.evaluate.facts import PatchSetFact, RecheckFact, ResultFact, Window
 from driverci.audit.intake.collect import collect_dump
 from driverci.audit.intake.ingest import Ingestor
+from driverci.audit.live.judge import LiveJudge
 from driverci.cli import _register_subcommands, app
 from driverci.policy.loader import load_policy, packaged_policy_path
 from driverci.registry.loader import load_registry
@@ -154,6 +155,9 @@ def test_a_comment_without_the_wiki_link_is_a_finding_not_a_verdict(
     assert not_required.evaluation.without_wiki_link == 0
     assert not any("wiki" in reason for reason in not_required.verdict.reasons)
     assert required.verdict.verdict == not_required.verdict.verdict
+    # The live judge (dashboard, --follow) counts them as the full report does.
+    live = LiveJudge(store, registry, load_policy(_policy(tmp_path, True)), window, END)
+    assert live.evaluate("acme-ci")[0].without_wiki_link == 1
 
 
 def test_audit_report_shows_the_conduct_findings(store: Store, tmp_path: Path) -> None:
