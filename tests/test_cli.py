@@ -71,11 +71,45 @@ def free_port() -> int:
 def test_a_broken_registry_names_the_file_and_line(tmp_path: Path) -> None:
     registry = tmp_path / "registry.yaml"
     registry.write_text(
-        "project: openstack/ironic\nci_systems:\n  - account: acme\n"
-        "    name: Acme Tester\n    kind: third-party\n"
+        "project: openstack/neutron\ndriver_kinds: [ml2-mechanism]\ndrivers:\n"
+        "  - name: cisco-nexus\n    kind: volume\n    maintainer: Cisco\n"
+        "    status: supported\n"
     )
     line = one_line_error(run("registry", "check", str(registry)))
-    assert f"{registry}:4" in line and "must end in ' CI'" in line
+    assert line == (
+        f"error: {registry}:5: drivers[0].kind: unknown kind 'volume' "
+        "(driver_kinds: ml2-mechanism)"
+    )
+
+
+def test_a_ci_name_without_the_suffix_is_a_warning_naming_file_and_entry(tmp_path: Path) -> None:
+    # A real 2014 Neutron CI, named before infra asked new accounts to end in " CI".
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(
+        "project: openstack/neutron\nci_systems:\n  - account: mellanox\n"
+        "    name: Mellanox External Testing\n  - account: bsn\n    name: Big Switch CI\n"
+    )
+    result = run("registry", "check", str(registry))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"warning: {registry}:4: ci_systems[0].name: 'Mellanox External Testing' (mellanox) "
+        "does not end in ' CI': infra asks it of new CI accounts, and comment filters that "
+        "look for it will not recognise this one"
+    ]
+    assert "ok" in result.stdout and "1 warning" in result.stdout
+
+
+def test_a_registry_judged_with_another_projects_policy_is_refused(tmp_path: Path) -> None:
+    # Neutron's CIs held to Ironic's deadlines and Mitaka milestones would be nonsense.
+    registry = tmp_path / "neutron.yaml"
+    registry.write_text("project: openstack/neutron\n")
+    db = f"sqlite:///{tmp_path / 'x.sqlite'}"
+    line = one_line_error(run("audit", "report", "--db", db, "--registry", str(registry)))
+    assert line == (
+        "error: policy.yaml: project: 'openstack/ironic' (the shipped one is Ironic's: give "
+        f"--policy), but {registry} is for 'openstack/neutron': a project's CIs are judged by "
+        "its own policy"
+    )
 
 
 def test_an_unreachable_gerrit_is_named(tmp_path: Path) -> None:

@@ -80,14 +80,30 @@ def registry_check(
         Path | None, typer.Argument(help="registry.yaml (default: the shipped one)")
     ] = None,
 ) -> None:
-    """Validate a registry file against its schema and cross-checks."""
-    from driverci.registry.loader import load_registry
+    """Validate a registry file against its schema and cross-checks.
 
-    registry = load_registry(path)
+    What infra's rules ask only of new accounts (a display name ending in " CI") is a
+    warning on stderr, one line per entry; the file is still valid.
+    """
+    from driverci.registry.loader import load_registry_with_warnings
+
+    registry, warnings = load_registry_with_warnings(path)
+    print_warnings(warnings)
     console.print(
         f"[green]ok[/green] {path or 'shipped registry'}: {len(registry.drivers)} drivers, "
         f"{len(registry.ci_systems)} CI systems"
+        + (f", {len(warnings)} warning(s)" if warnings else "")
     )
+
+
+def print_warnings(warnings: list[str]) -> None:
+    """Each warning as one line on stderr, as text (it quotes names from the files)."""
+    for warning in warnings:
+        err_console.print(
+            Text.assemble(("warning:", "bold yellow"), f" {warning}"),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @registry_app.command("show")
@@ -137,13 +153,13 @@ def policy_docs(
     """Write the third-party CI requirements and the deprecation process, from policy."""
     from datetime import UTC, datetime
 
+    from driverci.audit.config import load_judge_config
     from driverci.audit.govern.policy_docs import process_sections, render, requirement_sections
-    from driverci.policy.loader import load_policy
-    from driverci.registry.loader import load_registry
 
     if fmt not in ("rst", "markdown"):
         raise DriverCIError(f"--format {fmt!r}: choose rst or markdown")
-    policy, registry = load_policy(policy_path), load_registry(registry_path)
+    registry, policy, warnings = load_judge_config(registry_path, policy_path)
+    print_warnings(warnings)
     today = datetime.now(UTC).date()
     text = render(requirement_sections(policy, registry, today) + process_sections(policy), fmt)
     if output:

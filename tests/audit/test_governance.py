@@ -4,9 +4,12 @@ and the judge's verdicts under another project's rules (Cinder) with no code cha
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from importlib.resources import files
+from pathlib import Path
 
 import yaml
 
+from driverci.audit.config import load_judge_config
 from driverci.audit.evaluate.criteria import CiRules, evaluate_ci
 from driverci.audit.evaluate.facts import PatchSetFact, ResultFact, Window
 from driverci.audit.evaluate.verdict import judge_ci
@@ -157,3 +160,15 @@ def test_milestones_and_voting_follow_the_policy() -> None:
     assert grant["recommendation"] == "grant"
     early = voting_recommendation(late, "reliable", now - timedelta(days=10), policy, now)
     assert early["recommendation"] == "not_yet"
+
+
+def test_another_projects_documents_name_its_team_and_milestones() -> None:
+    data = files("driverci") / "data"
+    registry, policy, _ = load_judge_config(
+        Path(str(data / "registry-neutron.yaml")), Path(str(data / "policy-neutron.yaml"))
+    )
+    text = render(requirement_sections(policy, registry, TODAY) + process_sections(policy), "rst")
+    assert "propose it to the Neutron team" in text
+    assert "the Neutron team follows this timeline" in text
+    assert "Ironic" not in text and "Mitaka" not in text
+    assert "External third-party testing (Icehouse-2)" in text

@@ -123,6 +123,13 @@ def test_milestones_follow_the_spec_and_later_cis_get_relative_dates(ironic: Pol
         ("  coverage_min: 0.95", "  coverage_min: 1.5", r"thresholds\.coverage_min: Input"),
         ("  retention_days: 30", "  retention_days: []", r"artifacts\.retention_days: Input"),
         ("  min_days_reliable: 90", "  min_days_reliable: 90\n  bogus: 1", r"voting\.bogus"),
+        (
+            "  - key: sandbox",
+            "  - key: mitaka_ff",
+            r"milestones\[1\]: milestone 'mitaka_ff' needs evidence: one of intent, sandbox, "
+            "per_patch",
+        ),
+        ("  max_per_patch_set: 1", "  max_per_patch_set: 0", r"comments\.max_per_patch_set: "),
     ],
 )
 def test_a_broken_policy_names_file_line_and_field(

@@ -12,6 +12,7 @@ from driverci.registry.loader import (
     default_registry_path,
     dump_registry,
     load_registry,
+    load_registry_with_warnings,
     save_registry,
 )
 
@@ -92,9 +93,20 @@ def test_a_changed_file_is_attributed_to_its_driver() -> None:
     ("old", "new", "expected"),
     [
         (
-            "name: Cisco Ironic CI",
-            "name: Cisco Ironic",
-            r"ci_systems\[6\]\.name: must end in ' CI'",
+            "kind: hardware-type",
+            "kind: mechanism-driver",
+            r"drivers\[0\]\.kind: unknown kind 'mechanism-driver' "
+            r"\(driver_kinds: hardware-type, classic\)",
+        ),
+        (
+            "driver_kinds: [hardware-type, classic]",
+            "driver_kinds: [hardware-type, Classic]",
+            r"driver_kinds\[1\]: String should match pattern",
+        ),
+        (
+            "driver_kinds: [hardware-type, classic]",
+            "driver_kinds: [hardware-type, classic, hardware-type]",
+            r"driver_kinds\[2\]: duplicate kind 'hardware-type' \(first at driver_kinds\[0\]\)",
         ),
         (
             "drivers: [idrac]",
@@ -166,3 +178,58 @@ def test_saving_keeps_the_data_and_key_order(tmp_path: Path) -> None:
     assert text.startswith("project: openstack/ironic\nsandbox_project:")
     assert text.index("  - name: ipmi\n    kind: hardware-type") < text.index("ci_systems:")
     assert dump_registry(reloaded) == text
+
+
+def test_the_shipped_registry_has_no_naming_warning() -> None:
+    # Ironic's CIs all end in " CI" (or "third-party CI"): nothing to warn about.
+    assert load_registry_with_warnings()[1] == []
+
+
+def test_a_real_ci_name_without_the_suffix_is_accepted_with_a_warning(tmp_path: Path) -> None:
+    """Infra's "... CI" rule is for new accounts: a 2014 Neutron CI named "VMware Mine
+    Sweeper" is judged all the same, and the warning names the file, line and entry."""
+    path = tmp_path / "registry.yaml"
+    path.write_text(
+        "project: openstack/neutron\n"
+        "ci_systems:\n"
+        "  - account: jenkins\n"
+        "    kind: upstream\n"
+        "    name: Jenkins\n"
+        "  - account: vmwareminesweeper\n"
+        "    name: VMware Mine Sweeper\n"
+        "  - account: bsn\n"
+        "    name: Big Switch CI\n",
+        encoding="utf-8",
+    )
+    registry, warnings = load_registry_with_warnings(path)
+    ci = registry.ci_by_account("vmwareminesweeper")
+    assert ci is not None and ci.name == "VMware Mine Sweeper"
+    assert len(warnings) == 1  # upstream Jenkins is exempt, Big Switch CI is well named
+    assert warnings[0].startswith(
+        f"{path}:7: ci_systems[1].name: 'VMware Mine Sweeper' (vmwareminesweeper) does not "
+        "end in ' CI'"
+    )
+    assert "\n" not in warnings[0]
+    assert load_registry(path) == registry
+
+
+def test_a_project_lists_its_own_driver_kinds(tmp_path: Path) -> None:
+    path = tmp_path / "registry.yaml"
+    path.write_text(
+        "project: openstack/nova\n"
+        "driver_kinds: [virt]\n"
+        "drivers:\n"
+        "  - name: vmwareapi\n"
+        "    kind: virt\n"
+        "    source_paths: ['nova/virt/vmwareapi/**']\n"
+        "    maintainer: VMware\n"
+        "    status: supported\n",
+        encoding="utf-8",
+    )
+    registry = load_registry(path)
+    driver = registry.driver_for_path("nova/virt/vmwareapi/vmops.py")
+    assert driver is not None and driver.kind == "virt"
+    # Ironic's kinds are not Nova's: a hardware type is refused there.
+    path.write_text(path.read_text().replace("kind: virt", "kind: hardware-type"))
+    with pytest.raises(ConfigError, match=rf"^{path}:5: drivers\[0\]\.kind: unknown kind"):
+        load_registry(path)

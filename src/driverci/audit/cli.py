@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from driverci.audit.evaluate.facts import Window
 from driverci.errors import ConfigError, DriverCIError
@@ -35,6 +36,25 @@ def parse_day(value: str | None, what: str) -> datetime | None:
         return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
     except ValueError:
         raise ConfigError(f"--{what} {value!r}: expected a date like 2026-03-01") from None
+
+
+def load_config(registry_path: Path | None, policy_path: Path | None) -> tuple[Any, Any]:
+    """Registry and policy for a judging command; the registry's warnings go to stderr."""
+    from driverci.audit.config import load_judge_config
+
+    registry, policy, warnings = load_judge_config(registry_path, policy_path)
+    print_warnings(warnings)
+    return registry, policy
+
+
+def print_warnings(warnings: list[str]) -> None:
+    """One line each on stderr, as text: they quote names from the files."""
+    for warning in warnings:
+        err_console.print(
+            Text.assemble(("warning:", "bold yellow"), f" {warning}"),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _read_secret(path: Path | None) -> str | None:
@@ -165,11 +185,9 @@ def probe(
     """Fetch result links (safely, with limits) and record availability and format."""
     from driverci.audit.probe.artifacts import ArtifactSurvey
     from driverci.audit.probe.fetch import ProbeLimits
-    from driverci.policy.loader import load_policy
-    from driverci.registry.loader import load_registry
     from driverci.store.db import open_store
 
-    registry, policy = load_registry(registry_path), load_policy(policy_path)
+    registry, policy = load_config(registry_path, policy_path)
     window = _window(policy.window_days, since, until)
     conf = policy.artifacts.probe
     limits = ProbeLimits(
@@ -215,15 +233,13 @@ def report(
     from driverci.audit.evaluate.freshness import window_coverage
     from driverci.audit.evaluate.parallel import every_core
     from driverci.audit.govern.report import render_html, render_json, render_markdown, render_table
-    from driverci.policy.loader import load_policy
-    from driverci.registry.loader import load_registry
     from driverci.store.db import open_store
 
     if fmt not in ("table", "json", "markdown", "html"):
         raise ConfigError(f"--format {fmt!r}: choose table, json, markdown or html")
     if fail_on not in (None, "unreliable", "at_risk"):
         raise ConfigError(f"--fail-on {fail_on!r}: choose unreliable or at_risk")
-    registry, policy = load_registry(registry_path), load_policy(policy_path)
+    registry, policy = load_config(registry_path, policy_path)
     window = _window(policy.window_days, since, until)
     store = open_store(db)
     coverage = window_coverage(store, registry.project, window)
@@ -263,11 +279,9 @@ def propose(
     from driverci.audit.evaluate.freshness import require_coverage
     from driverci.audit.evaluate.parallel import every_core
     from driverci.audit.govern.documents import propose_for_driver
-    from driverci.policy.loader import load_policy
-    from driverci.registry.loader import load_registry
     from driverci.store.db import open_store
 
-    registry, policy = load_registry(registry_path), load_policy(policy_path)
+    registry, policy = load_config(registry_path, policy_path)
     window = _window(policy.window_days, since, until)
     store = open_store(db)
     # Proposals from a window with nothing in it would deprecate every driver.

@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Hashable
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
+from driverci.audit.evaluate.conduct import WikiLinkRule, load_unlinked
 from driverci.audit.evaluate.criteria import (
     CiEvaluation,
     CiRules,
@@ -24,6 +26,9 @@ from driverci.gctools import cyclic_gc_paused
 from driverci.policy.schema import Policy
 from driverci.registry.schema import CISystem, Registry
 from driverci.store.db import Store
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +94,7 @@ class Judge:
                 window.end,
                 needs_name=self.registry.is_unregistered,
             )
+            self.load_conduct(session, facts, window.start - lookback, window.end)
         upstream: dict[Key, UpstreamResult] = {}
         for upstream_ci in self.registry.ci_systems:
             if upstream_ci.kind == "upstream":
@@ -118,6 +124,27 @@ class Judge:
             self._drivers(systems),
         )
         return report, facts
+
+    def load_conduct(
+        self, session: Session, facts: ProjectFacts, since: datetime, until: datetime
+    ) -> None:
+        """Add to ``facts`` the comments posted in [since, until) without a required link."""
+        rule = self.wiki_link_rule()
+        if rule is not None:
+            facts.unlinked = load_unlinked(session, self.registry.project, since, until, rule)
+
+    def wiki_link_rule(self) -> WikiLinkRule | None:
+        """What a comment must link to (policy ``comments``), None when no link is required."""
+        comments = self.policy.comments
+        if not comments.require_wiki_link:
+            return None
+        return WikiLinkRule(
+            links=tuple(comments.wiki_links),
+            pages={ci.account: ci.wiki for ci in self.registry.ci_systems if ci.wiki},
+            exempt=frozenset(
+                ci.account for ci in self.registry.ci_systems if ci.kind == "upstream"
+            ),
+        )
 
     def _system_report(
         self,
@@ -209,6 +236,8 @@ class Judge:
             must_test=must_test,
             retention_days=policy.artifacts.retention_days,
             rubber_stamp_min_sample=policy.thresholds.rubber_stamp_min_sample,
+            max_comments_per_patch_set=policy.comments.max_per_patch_set,
+            unlinked_comments=facts.unlinked.get(account, frozenset()),
             must_test_signature=(known_started, tuple(extra)),
         )
 

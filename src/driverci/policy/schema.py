@@ -99,9 +99,22 @@ class Artifacts(_Strict):
 
 
 class Comments(_Strict):
+    """Infra's conduct rules for a CI account's comments (findings, not verdicts)."""
+
+    #: Comments a CI may leave on one patch set between two rechecks (infra: one).
     max_per_patch_set: int = Field(default=1, ge=1)
+    #: Every comment must link to the CI's wiki page (infra: "All comments from your CI
+    #: system must contain a link to the wiki page for your CI system").
     require_wiki_link: bool = True
-    ci_name_suffix: str = " CI"
+    #: What counts as that link besides the CI's own registry ``wiki``: text any of which a
+    #: comment contains (case-insensitive; written without the URL's scheme). The default is
+    #: the ThirdPartySystems page under which every CI's page lives, which infra's example
+    #: configuration links to itself.
+    wiki_links: list[str] = Field(
+        default_factory=lambda: ["wiki.openstack.org/wiki/ThirdPartySystems"]
+    )
+    #: Infra's naming rule for new accounts; a registered name without it is a warning.
+    ci_name_suffix: str = Field(default=" CI", min_length=1)
 
 
 class Recheck(_Strict):
@@ -116,7 +129,15 @@ class VotingRule(_Strict):
     withdraw_when: Literal["at_risk", "unreliable"] = "unreliable"
 
 
+#: What the judge can see of a CI that shows a milestone met: its account and a contact in
+#: the registry (intent), a comment on the sandbox project, a result on the project.
+MilestoneEvidence = Literal["intent", "sandbox", "per_patch"]
+MILESTONE_EVIDENCE: tuple[MilestoneEvidence, ...] = ("intent", "sandbox", "per_patch")
+
+
 class Milestone(_Strict):
+    """A project's deadline for its CIs (Ironic's Mitaka-2 intent, Neutron's Icehouse-2 ...)."""
+
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name: str
     #: The spec's calendar date (None when the project sets none).
@@ -124,6 +145,25 @@ class Milestone(_Strict):
     #: For a CI that started after the dates above: due this many days after ``started``.
     days_after_start: int | None = Field(default=None, ge=0)
     description: str = ""
+    #: What shows it met; by default the key itself, which must then be one of
+    #: MILESTONE_EVIDENCE (so a project may name its milestones after its own cycle).
+    evidence: MilestoneEvidence | None = None
+
+    @model_validator(mode="after")
+    def _evidence_known(self) -> Milestone:
+        if self.evidence is None and self.key not in MILESTONE_EVIDENCE:
+            raise ValueError(
+                f"milestone {self.key!r} needs evidence: one of {', '.join(MILESTONE_EVIDENCE)}"
+            )
+        return self
+
+    @property
+    def met_by(self) -> MilestoneEvidence:
+        """The evidence that meets this milestone."""
+        if self.evidence is not None:
+            return self.evidence
+        # The validator above guarantees the key is one of the evidence names.
+        return next(item for item in MILESTONE_EVIDENCE if item == self.key)
 
 
 class ComplianceCheck(_Strict):

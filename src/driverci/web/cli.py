@@ -64,18 +64,18 @@ def web_command(
     """Serve the dashboard: overview, grid, CI, change and driver pages, and /api/v1/."""
     import uvicorn
 
-    from driverci.policy.loader import load_policy
-    from driverci.registry.loader import load_registry
+    from driverci.audit.cli import load_config
     from driverci.store.db import open_store
     from driverci.web.app import OPENAPI_URL, create_app
     from driverci.web.data import WebConfig, parse_until
 
     if window_days is not None and window_days < 1:
         raise ConfigError(f"--window-days {window_days}: must be at least 1")
+    registry, policy = load_config(registry_path, policy_path)
     config = WebConfig(
         store=open_store(db),
-        registry=load_registry(registry_path),
-        policy=load_policy(policy_path),
+        registry=registry,
+        policy=policy,
         registry_path=registry_path,
         gerrit_url=gerrit_url,
         admin_token=read_admin_token(admin_token_file),

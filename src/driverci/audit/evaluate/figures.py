@@ -29,6 +29,11 @@ class CiRules:
     must_test: Callable[[PatchSetFact], bool]
     retention_days: int = 30
     rubber_stamp_min_sample: int = 50
+    #: Comments allowed on one patch set between two rechecks (infra: one).
+    max_comments_per_patch_set: int = 1
+    #: The CI's result comments (``ResultFact.message_pk``) without the wiki link the policy
+    #: requires (empty when it requires none): see ``load.WikiLinkRule``.
+    unlinked_comments: frozenset[int] = frozenset()
     # Two CIs whose rules carry the same signature must test the same patch sets, so a caller
     # evaluating many CIs may filter the project's patch sets once per signature.
     must_test_signature: Hashable = None
@@ -91,7 +96,10 @@ class CiEvaluation:
     successes: int = 0
     failures: int = 0
     unparseable: int = 0
+    #: Conduct: comments beyond the policy's limit per patch set with no recheck between, and
+    #: comments without the link to the CI's wiki page the policy requires.
     duplicates: int = 0
+    without_wiki_link: int = 0
     last_report: datetime | None = None
     last_success: datetime | None = None
     #: Every latency in hours, sorted (what latency_hours summarises).

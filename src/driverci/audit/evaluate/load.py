@@ -38,6 +38,9 @@ class ProjectFacts:
     # account -> (first seen anywhere, first sandbox comment, first project result)
     activity: dict[str, tuple[date | None, date | None, date | None]] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # account -> display name seen
+    #: account -> its result comments without the wiki link the policy asks
+    #: (``review_messages.id``; filled by :func:`driverci.audit.evaluate.conduct.load_unlinked`).
+    unlinked: dict[str, frozenset[int]] = field(default_factory=dict)
 
     def created_since(self, start: datetime) -> ProjectFacts:
         """These facts with only the patch sets created at or after ``start``: the same as
@@ -224,7 +227,7 @@ def _load_messages(
             ReviewMessage.id,
         )
         .join(Change, Change.id == ReviewMessage.change_pk)
-        .where(*_project_results(project, until))
+        .where(*project_results(project, until))
     )
     # One string object per account and result, not one per row: a million facts share them.
     shared: dict[str | None, str] = {None: "UNKNOWN"}
@@ -352,7 +355,7 @@ def upstream_results(results: list[ResultFact]) -> dict[Key, UpstreamResult]:
     return out
 
 
-def _project_results(project: str, until: datetime) -> tuple[ColumnElement[bool], ...]:
+def project_results(project: str, until: datetime) -> tuple[ColumnElement[bool], ...]:
     """What makes a stored message (joined with its change) one of the project's CI results
     posted before ``until``: the judge's results, and the comments its probes may belong to."""
     return (
@@ -377,7 +380,7 @@ def _load_probes(session: Session, project: str, until: datetime, facts: Project
         )
         .join(ReviewMessage, ReviewMessage.id == ArtifactProbe.message_pk)
         .join(Change, Change.id == ReviewMessage.change_pk)
-        .where(*_project_results(project, until))
+        .where(*project_results(project, until))
         .order_by(ArtifactProbe.checked_at, ArtifactProbe.id)
     )
     for probe, account, number, patch_set, raw_posted in rows:

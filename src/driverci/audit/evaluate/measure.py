@@ -11,7 +11,7 @@ import itertools
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from driverci.audit.evaluate.facts import PatchSetFact, RecheckFact, ResultFact, Window
 from driverci.audit.evaluate.figures import CiEvaluation, CiRules, Key, UpstreamResult
@@ -85,13 +85,14 @@ def count_results(
     window: Window,
     rules: CiRules,
 ) -> dict[Key, list[ResultFact]]:
-    """Count results, last report and success, duplicates; return the results posted before
-    the window's end by patch set, each list in posting order."""
+    """Count results, last report and success, conduct (duplicates, missing wiki links); return
+    the results posted before the window's end by patch set, each list in posting order."""
     start, end = window.start, window.end
     by_key: dict[Key, list[ResultFact]] = {}
     last_report = ev.last_report
     last_success = ev.last_success
-    counted = unparseable = successes = failures = 0
+    unlinked = rules.unlinked_comments
+    counted = unparseable = successes = failures = without_link = 0
     for result in results:
         posted = result.posted
         if posted >= end:
@@ -111,6 +112,8 @@ def count_results(
                 successes += 1
             elif outcome == "FAILURE":
                 failures += 1
+            if unlinked and result.message_pk in unlinked:
+                without_link += 1
         if last_report is None or posted > last_report:
             last_report = posted
         if outcome == "SUCCESS" and (last_success is None or posted > last_success):
@@ -119,18 +122,25 @@ def count_results(
     ev.unparseable += unparseable
     ev.successes += successes
     ev.failures += failures
+    ev.without_wiki_link += without_link
     ev.last_report = last_report
     ev.last_success = last_success
     targets = (None, rules.name, rules.account)
+    limit = rules.max_comments_per_patch_set
     for key, items in by_key.items():
         if len(items) < 2:
             continue
         items.sort(key=_posted)
-        # One comment per patch set unless retriggered: a second comment with no recheck
-        # (for everyone or for this CI) between the two is a duplicate.
+        if len(items) <= limit:
+            continue
+        # At most `limit` comments per patch set unless retriggered (infra: one): a recheck
+        # (for everyone or for this CI) between two comments starts a new run; a comment
+        # beyond the limit in its run is a duplicate.
         asks = sorted(r.posted for r in rechecks.get(key, ()) if r.target in targets)
+        run = 1
         for earlier, later in itertools.pairwise(items):
-            if later.posted >= start and not any(earlier.posted < a < later.posted for a in asks):
+            run = 1 if any(earlier.posted < a < later.posted for a in asks) else run + 1
+            if run > limit and later.posted >= start:
                 ev.duplicates += 1
     return by_key
 
@@ -178,8 +188,9 @@ def measure(
                 first = next((r for r in reports if r.posted >= created), None)
         if first is None:
             # Only unanswered patch sets need their due moment; it is not indexed because a
-            # policy without a deadline gives an infinite one, which no datetime can hold.
-            if created + timedelta(hours=deadline) > horizon:
+            # policy without a deadline gives an infinite one, which no datetime can hold:
+            # hours are compared instead (created + inf hours raised OverflowError).
+            if (horizon - created).total_seconds() < deadline * 3600:
                 pending += 1
             else:
                 counted += 1

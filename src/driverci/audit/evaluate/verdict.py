@@ -131,8 +131,19 @@ def judge_ci(ev: CiEvaluation, policy: Policy, now: datetime) -> Verdict:
         reasons.append(
             f"only {ev.expected} patch sets to judge in the window (fewer than {limits.min_sample})"
         )
+    # Conduct (infra's rules for every CI account): reported, but not held against the
+    # verdict, which measures the spec's criteria; infra itself disables misbehaving accounts.
     if ev.duplicates:
-        reasons.append(f"{ev.duplicates} duplicate comment(s) on a patch set without a recheck")
+        allowed = policy.comments.max_per_patch_set
+        reasons.append(
+            f"{ev.duplicates} duplicate comment(s) on a patch set without a recheck (policy "
+            f"allows {allowed} per patch set)"
+        )
+    if ev.without_wiki_link:
+        reasons.append(
+            f"{ev.without_wiki_link} of {ev.results} comment(s) without a link to the CI's "
+            "wiki page (policy comments.require_wiki_link)"
+        )
     if ev.unparseable:
         reasons.append(f"{ev.unparseable} comment(s) whose result could not be read")
     return Verdict(verdict, reasons)

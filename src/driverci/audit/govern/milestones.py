@@ -1,8 +1,10 @@
 """Governance: the spec's milestones per CI, and voting recommendations.
 
-Milestones (policy ``milestones``): intent registered (a Gerrit account and a contact in
-the registry), sandbox (comments on the sandbox project) and per-patch testing (results on
-the project). Each is met on a date, missed, or pending. Voting is recommended only after
+Milestones are the policy's own (``milestones``: Ironic's Mitaka-2 intent, Neutron's
+Icehouse-2 testing, Cinder's March 2015 deadline...); each is met by one kind of evidence:
+intent registered (a Gerrit account and a contact in the registry), sandbox (comments on
+the sandbox project) or per-patch testing (results on the project). Each is met on a date,
+missed, or pending. Voting is recommended only after
 ``voting.min_days_reliable`` days of reliable operation, and its withdrawal is recommended
 for a voting CI that turned unreliable.
 """
@@ -14,7 +16,7 @@ from datetime import date, datetime
 
 from driverci.audit.evaluate.verdict import AT_RISK, RELIABLE, UNRELIABLE
 from driverci.audit.govern.report import MilestoneStatus
-from driverci.policy.schema import Policy
+from driverci.policy.schema import MilestoneEvidence, Policy
 from driverci.registry.schema import CISystem
 
 
@@ -31,7 +33,7 @@ def milestones_for(
     ci: CISystem | None, activity: Activity, policy: Policy, today: date
 ) -> list[MilestoneStatus]:
     started = ci.started if ci else None
-    achieved: dict[str, date | None] = {
+    achieved: dict[MilestoneEvidence, date | None] = {
         "intent": _intent_date(ci, activity),
         "sandbox": activity.first_sandbox_comment,
         "per_patch": activity.first_project_result,
@@ -39,7 +41,7 @@ def milestones_for(
     statuses = []
     for milestone in policy.milestones:
         due = policy.milestone_due(milestone.key, started)
-        met = achieved.get(milestone.key)
+        met = achieved[milestone.met_by]
         if met is not None:
             state = "met" if due is None or met <= due else "met_late"
         elif due is not None and today > due:

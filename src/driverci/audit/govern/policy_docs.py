@@ -83,8 +83,8 @@ def requirement_sections(policy: Policy, registry: Registry, today: date) -> lis
             [
                 "A patch set is excluded only when ALL of its files match these patterns; a "
                 "patch set touching any other file must be tested. To have another pattern "
-                "approved for your CI, propose it to the Ironic team (meeting or mailing list) "
-                "with the reason; once approved it is recorded in the registry with the "
+                f"approved for your CI, propose it to the {_team(policy)} (meeting or mailing "
+                "list) with the reason; once approved it is recorded in the registry with the "
                 "approver and date."
             ],
             bullets=exclusions + approved,
@@ -98,11 +98,16 @@ def requirement_sections(policy: Policy, registry: Registry, today: date) -> lis
                 "``- <job> <url> : SUCCESS|FAILURE in 1h 02m 03s`` (infra's ``* <job> <url> : "
                 "SUCCESS`` is accepted). "
                 + (
-                    "Every comment links to the CI's wiki page. "
+                    "Every comment links to the CI's wiki page (its page in the registry, or "
+                    + " or ".join(f"``{link}``" for link in policy.comments.wiki_links)
+                    + "). "
                     if policy.comments.require_wiki_link
                     else ""
                 )
-                + f'The account\'s display name ends in "{policy.comments.ci_name_suffix.strip()}".'
+                + "The judge reports comments over the limit and comments without the link; "
+                "they do not change a verdict. "
+                + "A new account's display name ends in "
+                + f'"{policy.comments.ci_name_suffix.strip()}".'
             ],
         ),
         Section(
@@ -159,8 +164,8 @@ def requirement_sections(policy: Policy, registry: Registry, today: date) -> lis
             "The path to voting",
             [
                 f"CIs start non-voting. After {policy.voting.min_days_reliable} days of reliable "
-                "operation the judge recommends a vote; the Ironic team decides, and the approval "
-                f"is recorded in the registry. A voting CI that becomes "
+                f"operation the judge recommends a vote; the {_team(policy)} decides, and the "
+                "approval is recorded in the registry. A voting CI that becomes "
                 f"{policy.voting.withdraw_when} loses its vote."
             ],
         ),
@@ -169,12 +174,17 @@ def requirement_sections(policy: Policy, registry: Registry, today: date) -> lis
     return sections
 
 
+def _team(policy: Policy) -> str:
+    """Who decides, named after the policy ("ironic" -> "Ironic team")."""
+    return f"{policy.name[:1].upper()}{policy.name[1:]} team"
+
+
 def process_sections(policy: Policy) -> list[Section]:
     dep = policy.deprecation
     return [
         Section(
             "Deprecation and removal of drivers",
-            ["When a driver has no reliable CI, the Ironic team follows this timeline:"],
+            [f"When a driver has no reliable CI, the {_team(policy)} follows this timeline:"],
             bullets=[
                 f"the judge rates the driver unsupported; its contacts get a notice and "
                 f"{dep.notice_period_days} days to fix the CI;",

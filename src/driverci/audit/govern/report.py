@@ -121,6 +121,7 @@ def system_to_json(item: SystemReport) -> dict[str, Any]:
             "unparseable": ev.unparseable,
         },
         "duplicates": ev.duplicates,
+        "without_wiki_link": ev.without_wiki_link,
         "last_report": _iso(ev.last_report),
         "last_success": _iso(ev.last_success),
         "milestones": [vars(m) for m in item.milestones],

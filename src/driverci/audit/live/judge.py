@@ -55,6 +55,9 @@ class LiveJudge:
                 self.window.end,
                 needs_name=registry.is_unregistered,
             )
+            self.judge.load_conduct(
+                session, facts, self.window.start - lookback, self.window.end
+            )
         self.facts = facts
         self._patch_sets: dict[Key, PatchSetFact] = {ps.key: ps for ps in facts.patch_sets}
         self._excluded = {key: policy.is_excluded(ps.files) for key, ps in self._patch_sets.items()}

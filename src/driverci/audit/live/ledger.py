@@ -45,6 +45,7 @@ _SUMMED = (
     "failures",
     "unparseable",
     "duplicates",
+    "without_wiki_link",
 )
 _SUMMED_ACCURACY = (
     "false_failures",

@@ -11,7 +11,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from driverci.audit.cli import DateOption, DbOption, PolicyOption, RegistryOption, _window
+from driverci.audit.cli import (
+    DateOption,
+    DbOption,
+    PolicyOption,
+    RegistryOption,
+    _window,
+    load_config,
+)
 from driverci.audit.notify.mail import SmtpSettings, parse_smtp_server
 from driverci.audit.notify.notice import NotDelivered, SentNotice
 from driverci.audit.notify.notifier import Notifier
@@ -110,14 +117,12 @@ def notify_command(
     from driverci.audit.engine import Judge
     from driverci.audit.evaluate.freshness import require_coverage
     from driverci.audit.evaluate.parallel import every_core
-    from driverci.policy.loader import load_policy
-    from driverci.registry.loader import load_registry
     from driverci.store.db import open_store
 
     settings = smtp_settings(smtp, smtp_from, smtp_user, smtp_password_file, starttls, smtp_ca_file)
     if settings is None and webhook is None and not dry_run:
         raise ConfigError("give --smtp host:port and/or --webhook URL (or --dry-run to preview)")
-    registry, policy = load_registry(registry_path), load_policy(policy_path)
+    registry, policy = load_config(registry_path, policy_path)
     window = _window(policy.window_days, since, until)
     store = open_store(db)
     try:
