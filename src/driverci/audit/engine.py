@@ -88,6 +88,7 @@ class Judge:
                 window.start - lookback,
                 window.end,
                 needs_name=self.registry.is_unregistered,
+                links_since=window.start,
             )
         upstream: dict[Key, UpstreamResult] = {}
         for upstream_ci in self.registry.ci_systems:
@@ -143,7 +144,7 @@ class Judge:
                 facts.rechecks,
             )
             indexes[rules.must_test_signature] = index
-        ev = self._evaluate(rules, window, facts, index)
+        ev = self._evaluate(rules, window, facts, index, facts.links_posted.get(account))
         verdict = judge_ci(ev, self.policy, self.now)
         first_seen, sandbox, first_result = facts.activity.get(account, (None, None, None))
         # The spec's milestones are for third-party CIs; upstream Zuul is the reference.
@@ -210,6 +211,7 @@ class Judge:
             retention_days=policy.artifacts.retention_days,
             rubber_stamp_min_sample=policy.thresholds.rubber_stamp_min_sample,
             must_test_signature=(known_started, tuple(extra)),
+            reference=ci is not None and ci.kind == "upstream",
         )
 
     def _evaluate(
@@ -218,7 +220,10 @@ class Judge:
         window: Window,
         facts: ProjectFacts,
         index: PatchSetIndex,
+        links_posted: bool | None = None,
     ) -> CiEvaluation:
+        """``links_posted`` is known for the report's window only (see
+        :attr:`ProjectFacts.links_posted`); earlier windows count their probes alone."""
         return evaluate_indexed(
             rules,
             window,
@@ -227,6 +232,7 @@ class Judge:
             facts.results.get(rules.account, []),
             facts.rechecks,
             facts.probes.get(rules.account, []),
+            links_posted,
         )
 
     def _reliable_since(
@@ -236,7 +242,10 @@ class Judge:
         facts: ProjectFacts,
         index: PatchSetIndex,
     ) -> datetime | None:
-        """Start of the longest run of reliable windows ending now (None when not reliable)."""
+        """Start of the longest run of reliable windows ending now (None when not reliable).
+
+        An earlier window counts only if every criterion was assessed in it too: its result
+        links must have been probed (``audit probe --since``), as a vote needs evidence."""
         if verdict.verdict != RELIABLE:
             return None
         step = timedelta(days=self.policy.window_days)

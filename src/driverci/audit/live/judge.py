@@ -54,6 +54,7 @@ class LiveJudge:
                 self.window.start - lookback,
                 self.window.end,
                 needs_name=registry.is_unregistered,
+                links_since=self.window.start,
             )
         self.facts = facts
         self._patch_sets: dict[Key, PatchSetFact] = {ps.key: ps for ps in facts.patch_sets}
@@ -123,6 +124,10 @@ class LiveJudge:
                 ledger.mark(key)
         new_account = account not in self.facts.results and account not in self.facts.activity
         self.facts.results[account].append(result)
+        if not self.facts.links_posted.get(account, True):
+            # A result's links are not among its facts: whether it posts none is unknown again
+            # (so at worst "not probed yet", never a wrong "posts no links").
+            del self.facts.links_posted[account]
         if (own := self._ledgers.get(account)) is not None:
             own.add_result(result)
         day = result.posted.date()
@@ -191,8 +196,9 @@ class LiveJudge:
         """
         ledger = self._ledger(account)
         probes = self.facts.probes.get(account, [])
+        links_posted = self.facts.links_posted.get(account)
         if (window is None or window == self.window) and (now is None or now == self.now):
-            ev = ledger.figures(probes)
+            ev = ledger.figures(probes, links_posted)
             return ev, judge_ci(ev, self.policy, self.now)
         window = window or self.window
         now = now or self.now
@@ -205,6 +211,7 @@ class LiveJudge:
             self._upstream,
             self.facts.rechecks,
             probes,
+            links_posted if window == self.window else None,
         )
         return ev, judge_ci(ev, self.policy, now)
 
