@@ -11,7 +11,7 @@ import yaml
 
 from driverci.audit.config import load_judge_config
 from driverci.audit.evaluate.criteria import CiRules, evaluate_ci
-from driverci.audit.evaluate.facts import PatchSetFact, ResultFact, Window
+from driverci.audit.evaluate.facts import PatchSetFact, ProbeFact, ResultFact, Window
 from driverci.audit.evaluate.verdict import judge_ci
 from driverci.audit.govern.documents import propose_for_driver
 from driverci.audit.govern.milestones import Activity, milestones_for, voting_recommendation
@@ -95,6 +95,8 @@ def test_policy_documents_state_the_rules_the_judge_enforces() -> None:
 
 
 def _cinder_world(last_success_days_ago: int) -> tuple[object, ...]:
+    """50 patch sets, each answered in an hour; each result's link probed, alive, with a
+    manifest naming the patch set's revision and the driver (the evidence "reliable" needs)."""
     end = datetime(2026, 6, 1, tzinfo=UTC)
     window = Window(end - timedelta(days=30), end)
     patch_sets = [
@@ -120,13 +122,28 @@ def _cinder_world(last_success_days_ago: int) -> tuple[object, ...]:
         )
         for ps in patch_sets
     ]
-    return window, end, patch_sets, results
+    probes = [
+        ProbeFact(
+            f"https://logs.example.org/acme/{ps.change}/1/",
+            end,
+            ps.created + timedelta(hours=1),
+            True,
+            True,
+            ps.change,
+            1,
+            manifest_revision=ps.revision,
+            manifest_driver="acme",
+            account="acme-cinder-ci",
+        )
+        for ps in patch_sets
+    ]
+    return window, end, patch_sets, results, probes
 
 
 def test_cinder_rules_work_without_code_changes() -> None:
     policy = load_packaged_policy("policy-cinder.yaml")
     for days, expected in ((20, "unreliable"), (3, "reliable")):
-        window, end, patch_sets, results = _cinder_world(days)
+        window, end, patch_sets, results, probes = _cinder_world(days)
         assert isinstance(window, Window) and isinstance(end, datetime)
         rules = CiRules(
             "acme-cinder-ci",
@@ -136,7 +153,7 @@ def test_cinder_rules_work_without_code_changes() -> None:
             policy.deadline_hours,
             lambda ps: True,
         )
-        ev = evaluate_ci(rules, window, end, patch_sets, results, {}, {}, [])  # type: ignore[arg-type]
+        ev = evaluate_ci(rules, window, end, patch_sets, results, {}, {}, probes)  # type: ignore[arg-type]
         verdict = judge_ci(ev, policy, end)
         assert verdict.verdict == expected, verdict.reasons
         if expected == "unreliable":

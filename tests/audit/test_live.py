@@ -149,7 +149,10 @@ def test_a_new_result_moves_the_cis_figures_at_once(
     assert answered.on_time == before.on_time + 1
     assert answered.last_report == posted and answered.last_success == posted
     assert (5000, 1) not in answered.missed
-    assert verdict.verdict == "reliable"
+    # Nothing is wrong, but nobody probed its links: not reliable without that evidence.
+    assert verdict.verdict == "unproven"
+    assert verdict.criteria["artifacts"].state == "not_assessed"
+    assert verdict.criteria["coverage"].state == verdict.criteria["timeliness"].state == "met"
 
     # A recheck asks again and the CI answers a second time: no duplicate, one more answer.
     live.apply(RecheckFact(5000, 1, posted + timedelta(hours=1)))
@@ -164,9 +167,12 @@ def test_a_new_result_moves_the_cis_figures_at_once(
     with pytest.raises(ValueError, match="names no CI"):
         live.apply(ProbeFact(link, checked, posted, False, False, 5000, 1))
     live.apply(ProbeFact(link, checked, posted, False, False, 5000, 1, account="steady-ci"))
-    probed, _ = live.evaluate("steady-ci")
+    probed, verdict = live.evaluate("steady-ci")
     assert probed.artifacts.checked == rechecked.artifacts.checked + 1
     assert probed.artifacts.available == rechecked.artifacts.available
+    # Now there is evidence, and it is bad: its only probed link is dead.
+    assert verdict.criteria["artifacts"].state == "not_met"
+    assert verdict.verdict == "unreliable"
 
 
 def test_a_docs_only_patch_set_is_not_expected(judged: tuple[Store, Registry, Policy]) -> None:

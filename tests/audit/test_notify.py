@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from test_notify_support import (
     DASHBOARD,
     WIKI,
@@ -19,12 +19,14 @@ from test_notify_support import (
     judge_scenario,
 )
 
+from driverci.audit.engine import Judge
+from driverci.audit.evaluate.facts import Window
 from driverci.audit.govern.report import AuditReport
 from driverci.audit.notify.mail import SmtpSettings
 from driverci.audit.notify.notice import NotDelivered
 from driverci.audit.notify.notifier import Notifier, milestones_meta_key
 from driverci.store.db import Store
-from driverci.store.models import VerdictRecord
+from driverci.store.models import ArtifactProbe, VerdictRecord
 from driverci.store.repository import get_meta
 from world import Inbox, smtp_server
 
@@ -151,6 +153,39 @@ def test_a_ci_that_recovers_gets_one_recovered_mail(
     assert received.subjects() == ["[ironic] Dark CI is now unreliable"]
     body = received.to("dark-ops@example.org")[0].get_content()
     assert "Its verdict changed from reliable to unreliable." in body
+
+
+def test_a_run_before_the_probe_sends_nothing_and_keeps_the_bad_news_on_record(
+    judged: Judged, store: Store, inbox: tuple[Inbox, SmtpSettings], tmp_path: Path
+) -> None:
+    received, smtp = inbox
+    notifier = Notifier(store, judged.registry, smtp, None, None)
+    notifier.notify(judged.early)  # every CI at risk: one mail each
+    # The middle window judged from a store whose links were never probed: nothing wrong is
+    # found, but nothing is proven either.
+    unprobed_dir = tmp_path / "unprobed"
+    unprobed_dir.mkdir()
+    unprobed = judged.fresh_store(unprobed_dir)
+    try:
+        with unprobed.transaction() as session:
+            session.execute(delete(ArtifactProbe))
+        end = judged.middle.window_end
+        window = Window(judged.middle.window_start, end)
+        unproven = Judge(unprobed, judged.registry, judged.policy, now=end).report(window)
+    finally:
+        unprobed.close()
+    assert {s.evaluation.account: s.verdict.verdict for s in unproven.systems}["steady-ci"] == (
+        "unproven"
+    )
+
+    received.mails.clear()
+    notifier.notify(unproven)
+    assert not received.to("steady-ops@example.org"), "missing evidence is not news"
+    assert recorded(store)["steady-ci"] == "at_risk", "the state the CI was told stays"
+
+    notifier.notify(judged.middle)  # probed: reliable, and it was last told "at risk"
+    (mail,) = received.to("steady-ops@example.org")
+    assert mail["Subject"] == "[ironic] Steady CI is reliable again"
 
 
 def test_the_webhook_receives_the_documented_json_once_per_change(

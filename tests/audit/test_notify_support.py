@@ -1,7 +1,8 @@
 """Shared parts of the notification stories (no tests here; named test_notify_* by ownership).
 
 A small seeded Ironic: three third-party CIs over 30 days, collected over REST from a running
-emulator into a store, judged over three windows. A real SMTP server (aiosmtpd) and a real
+emulator into a store, their result links probed (a CI is reliable only on evidence), judged
+over three windows. A real SMTP server (aiosmtpd) and a real
 webhook receiver (aiohttp), both on 127.0.0.1 with ephemeral ports, each in its own thread
 because the notifier is synchronous (smtplib, httpx).
 """
@@ -25,6 +26,8 @@ from driverci.audit.evaluate.facts import Window
 from driverci.audit.govern.report import AuditReport
 from driverci.audit.intake.collect import RestCollector
 from driverci.audit.intake.ingest import Ingestor
+from driverci.audit.probe.artifacts import ArtifactSurvey
+from driverci.audit.probe.fetch import ProbeLimits
 from driverci.emulator.seed.scenario import Scenario, parse_scenario
 from driverci.emulator.seed.seeder import seed_scenario
 from driverci.emulator.server import EmulatorServer
@@ -126,9 +129,10 @@ class Judged:
 
 async def _seed_and_collect(directory: Path, scenario: Scenario, registry: Registry) -> Path:
     state = EmulatorState(directory / "state")
-    seed_scenario(state, directory / "state" / "git", scenario)
     server = EmulatorServer(state)
     await server.start()
+    # Seeded once the server runs, so result links point at its log server.
+    seed_scenario(state, directory / "state" / "git", scenario)
     path = directory / "template.sqlite"
     store = open_store(f"sqlite:///{path}")
     try:
@@ -136,6 +140,9 @@ async def _seed_and_collect(directory: Path, scenario: Scenario, registry: Regis
         async with GerritRestClient(server.http_url) as client:
             for project in (scenario.project, scenario.sandbox_project):
                 await RestCollector(ingestor, client, project).run()
+        end = scenario.start + timedelta(days=scenario.days)
+        survey = ArtifactSurvey(store, ProbeLimits(allow_private=True), now=end)
+        await survey.run(survey.links_to_probe(scenario.project, scenario.start, end, ["zuul"]))
     finally:
         store.close()
         await server.stop()

@@ -18,7 +18,7 @@ EXPECTED = {
     "delta-irmc-ci": ("unreliable", "artifacts"),
     "echo-ipmi-ci": ("unreliable", "false failures"),
     "foxtrot-intel-ci": ("unreliable", "rubber-stamped"),
-    "golf-snmp-ci": ("reliable", None),
+    "golf-snmp-ci": ("unproven", "artifacts not assessed: no result link probed yet"),
 }
 
 
@@ -47,6 +47,30 @@ def test_overview_shows_every_seeded_ci_with_its_verdict_and_reason(dashboard: D
     assert "rubber stamp" in rows["foxtrot-intel-ci"]["accuracy_flags"]
     assert page["window"]["days"] == 14
     assert page["verdict_counts"]["reliable"] >= 2
+
+
+def test_a_ci_whose_links_were_never_probed_is_unproven_with_the_command_to_run(
+    dashboard: Dashboard,
+) -> None:
+    rows = {row["account"]: row for row in get(dashboard, "/api/v1/overview")["rows"]}
+    golf = rows["golf-snmp-ci"]["criteria"]
+    assert golf["artifacts"] == {
+        "state": "not_assessed",
+        "reason": "no result link probed yet",
+        "assess_with": "driverci audit probe",
+    }
+    assert golf["coverage"]["state"] == golf["timeliness"]["state"] == "met"
+    assert rows["golf-snmp-ci"]["artifacts_checked"] == 0
+    # Acme's links were probed: every criterion is met on evidence, and it is reliable.
+    acme = rows["acme-redfish-ci"]
+    assert {c["state"] for c in acme["criteria"].values()} == {"met"}
+    assert acme["verdict"] == "reliable"
+    # Upstream Zuul is the reference: its links are never probed, yet it stays reliable.
+    zuul = rows["zuul"]
+    assert zuul["criteria"]["artifacts"]["state"] == "not_assessed"
+    assert zuul["verdict"] == "reliable"
+    page = get(dashboard, "/api/v1/ci/golf-snmp-ci")
+    assert page["verdict"] == "unproven" and page["criteria"] == rows["golf-snmp-ci"]["criteria"]
 
 
 def test_overview_filters_by_window(dashboard: Dashboard) -> None:

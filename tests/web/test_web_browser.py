@@ -76,6 +76,26 @@ def test_overview_shows_each_ci_and_sorts(page: Any, dashboard: Dashboard) -> No
     assert last == "cobalt-ilo-ci", "the CI that misses a fifth of patch sets sorts last"
 
 
+def test_a_ci_never_probed_shows_not_assessed_and_how_to_assess_it(
+    page: Any, dashboard: Dashboard
+) -> None:
+    page.goto(dashboard.url + "/")
+    golf = page.locator("tr[data-account='golf-snmp-ci']").first
+    assert "unproven" in golf.inner_text()
+    artifacts = golf.locator("td[data-criterion='artifacts']")
+    assert artifacts.get_attribute("data-state") == "not_assessed"
+    assert "not assessed" in artifacts.inner_text()
+    assert "driverci audit probe" in artifacts.inner_text()
+    assert "unproven" in page.locator(".counts").inner_text()
+    page.goto(dashboard.url + "/ci/golf-snmp-ci")
+    assert "unproven" in page.locator("#verdict").inner_text()
+    item = page.locator("#criteria li[data-criterion='artifacts']")
+    assert "artifacts: not assessed" in item.inner_text()
+    assert "run driverci audit probe" in item.inner_text()
+    assert "not assessed" in page.locator("#artifacts-card").inner_text()
+    shoot(page, "ci-unproven")
+
+
 def test_grid_shows_distinct_states_with_a_legend(page: Any, dashboard: Dashboard) -> None:
     page.goto(dashboard.url + "/grid?limit=80")
     legend = page.locator(".legend").inner_text()

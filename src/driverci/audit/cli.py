@@ -214,6 +214,14 @@ def _window(window_days: int, since: str | None, until: str | None) -> Window:
     return Window(start, end)
 
 
+#: --fail-on's choices and the verdicts each fails on.
+FAIL_ON = {
+    "unreliable": {"unreliable"},
+    "at_risk": {"unreliable", "at_risk"},
+    "unproven": {"unreliable", "at_risk", "unproven"},
+}
+
+
 @audit_app.command("report")
 def report(
     fmt: Annotated[str, typer.Option("--format", help="table, json, markdown or html")] = "table",
@@ -221,7 +229,11 @@ def report(
     until: DateOption = None,
     fail_on: Annotated[
         str | None,
-        typer.Option("--fail-on", help="unreliable or at_risk: exit 1 when a CI has that verdict"),
+        typer.Option(
+            "--fail-on",
+            help="unreliable, at_risk (or worse) or unproven (any CI not reliable): exit 1 "
+            "when a CI has that verdict",
+        ),
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
     db: DbOption = None,
@@ -237,8 +249,8 @@ def report(
 
     if fmt not in ("table", "json", "markdown", "html"):
         raise ConfigError(f"--format {fmt!r}: choose table, json, markdown or html")
-    if fail_on not in (None, "unreliable", "at_risk"):
-        raise ConfigError(f"--fail-on {fail_on!r}: choose unreliable or at_risk")
+    if fail_on not in (None, *FAIL_ON):
+        raise ConfigError(f"--fail-on {fail_on!r}: choose unreliable, at_risk or unproven")
     registry, policy = load_config(registry_path, policy_path)
     window = _window(policy.window_days, since, until)
     store = open_store(db)
@@ -258,8 +270,7 @@ def report(
             console.print(f"wrote {output}")
         else:
             print(text)
-    failing = {"unreliable"} if fail_on == "unreliable" else {"unreliable", "at_risk"}
-    if fail_on and any(s.verdict.verdict in failing for s in result.systems):
+    if fail_on and any(s.verdict.verdict in FAIL_ON[fail_on] for s in result.systems):
         raise typer.Exit(1)
 
 
@@ -303,8 +314,20 @@ def propose(
             path.write_text(doc.text, encoding="utf-8")
             console.print(f"{doc.kind:>20}  {item.name:<18} {path}")
             written += 1
+    # An unproven driver (its best CI unproven) lacks evidence, not testing: nothing is due.
+    unproven = [d.name for d in result.drivers if d.verdict == "unproven"]
+    if unproven:
+        console.print(
+            f"nothing proposed for {', '.join(unproven)}: not every criterion of their CI is "
+            "assessed (see audit report; e.g. run driverci audit probe)",
+            highlight=False,
+        )
     if not written:
-        console.print("nothing to propose: every supported driver has a reliable CI")
+        console.print(
+            "nothing to propose"
+            if unproven
+            else "nothing to propose: every supported driver has a reliable CI"
+        )
 
 
 @audit_app.command("drivers")

@@ -93,6 +93,7 @@ class Judge:
                 window.start - lookback,
                 window.end,
                 needs_name=self.registry.is_unregistered,
+                links_since=window.start,
             )
             self.load_conduct(session, facts, window.start - lookback, window.end)
         upstream: dict[Key, UpstreamResult] = {}
@@ -170,7 +171,7 @@ class Judge:
                 facts.rechecks,
             )
             indexes[rules.must_test_signature] = index
-        ev = self._evaluate(rules, window, facts, index)
+        ev = self._evaluate(rules, window, facts, index, facts.links_posted.get(account))
         verdict = judge_ci(ev, self.policy, self.now)
         first_seen, sandbox, first_result = facts.activity.get(account, (None, None, None))
         # The spec's milestones are for third-party CIs; upstream Zuul is the reference.
@@ -239,6 +240,7 @@ class Judge:
             max_comments_per_patch_set=policy.comments.max_per_patch_set,
             unlinked_comments=facts.unlinked.get(account, frozenset()),
             must_test_signature=(known_started, tuple(extra)),
+            reference=ci is not None and ci.kind == "upstream",
         )
 
     def _evaluate(
@@ -247,7 +249,10 @@ class Judge:
         window: Window,
         facts: ProjectFacts,
         index: PatchSetIndex,
+        links_posted: bool | None = None,
     ) -> CiEvaluation:
+        """``links_posted`` is known for the report's window only (see
+        :attr:`ProjectFacts.links_posted`); earlier windows count their probes alone."""
         return evaluate_indexed(
             rules,
             window,
@@ -256,6 +261,7 @@ class Judge:
             facts.results.get(rules.account, []),
             facts.rechecks,
             facts.probes.get(rules.account, []),
+            links_posted,
         )
 
     def _reliable_since(
@@ -265,7 +271,10 @@ class Judge:
         facts: ProjectFacts,
         index: PatchSetIndex,
     ) -> datetime | None:
-        """Start of the longest run of reliable windows ending now (None when not reliable)."""
+        """Start of the longest run of reliable windows ending now (None when not reliable).
+
+        An earlier window counts only if every criterion was assessed in it too: its result
+        links must have been probed (``audit probe --since``), as a vote needs evidence."""
         if verdict.verdict != RELIABLE:
             return None
         step = timedelta(days=self.policy.window_days)

@@ -21,7 +21,7 @@ from driverci.web.models import (
     VotingRecord,
     WeekPoint,
 )
-from driverci.web.views import accuracy_flags, milestones, voting, window_info
+from driverci.web.views import accuracy_flags, criteria, milestones, voting, window_info
 
 
 class CiPageLimits:
@@ -154,6 +154,7 @@ def _ci_detail(analysis: Analysis, account: str) -> CiDetail | None:
         wiki=ci.wiki if ci else None,
         verdict=item.verdict.verdict,
         reasons=item.verdict.reasons,
+        criteria=criteria(item),
         expected=ev.expected,
         reported=ev.reported,
         pending=ev.pending,

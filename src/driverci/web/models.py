@@ -39,6 +39,19 @@ class VotingAdvice(BaseModel):
     reason: str
 
 
+class CriterionInfo(BaseModel):
+    """One of the four criteria for one CI, as the report's ``criteria`` field has it."""
+
+    state: str = Field(description="met, not_met or not_assessed")
+    reason: str = Field(description="the figures behind it, or why it could not be assessed")
+    assess_with: str | None = Field(
+        default=None, description="the command that would assess it (not_assessed only)"
+    )
+
+
+VERDICTS = "reliable, unproven (not every criterion assessed), at_risk or unreliable"
+
+
 class OverviewRow(BaseModel):
     """One driver and one CI that tests it (driver None: a CI testing no listed driver)."""
 
@@ -48,7 +61,10 @@ class OverviewRow(BaseModel):
     account: str
     ci: str
     registered: bool
-    verdict: str = Field(description="reliable, at_risk or unreliable")
+    verdict: str = Field(description=VERDICTS)
+    criteria: dict[str, CriterionInfo] = Field(
+        description="coverage, timeliness, artifacts, accuracy"
+    )
     expected: int
     reported: int
     coverage: float | None = Field(description="share 0..1 of expected patch sets reported")
@@ -171,8 +187,11 @@ class CiDetail(BaseModel):
     kind: str
     drivers: list[str]
     wiki: str | None
-    verdict: str
+    verdict: str = Field(description=VERDICTS)
     reasons: list[str]
+    criteria: dict[str, CriterionInfo] = Field(
+        description="coverage, timeliness, artifacts, accuracy"
+    )
     expected: int
     reported: int
     pending: int
@@ -247,7 +266,9 @@ class DriverInfo(BaseModel):
     description: str | None
     maintainer: str
     status: str = Field(description="supported, deprecated or removed")
-    verdict: str = Field(description="the judge's: supported, at_risk, unsupported or removed")
+    verdict: str = Field(
+        description="the judge's: supported, unproven, at_risk, unsupported or removed"
+    )
     since: str | None = Field(description="release of the current status, when known")
     deprecated_in: str | None
     removed_in: str | None

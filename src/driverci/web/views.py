@@ -17,6 +17,7 @@ from driverci.web.data import Analysis, not_expected_reason
 from driverci.web.models import (
     STATES,
     CiRef,
+    CriterionInfo,
     DriverInfo,
     Drivers,
     Grid,
@@ -57,6 +58,13 @@ def accuracy_flags(item: SystemReport) -> list[str]:
     return flags
 
 
+def criteria(item: SystemReport) -> dict[str, CriterionInfo]:
+    return {
+        name: CriterionInfo(state=c.state, reason=c.reason, assess_with=c.assess_with)
+        for name, c in item.verdict.criteria.items()
+    }
+
+
 def milestones(item: SystemReport) -> list[Milestone]:
     return [Milestone(**vars(m)) for m in item.milestones]
 
@@ -81,6 +89,7 @@ def _row(item: SystemReport, driver: tuple[str, str, str] | None) -> OverviewRow
         ci=ev.name,
         registered=item.registered,
         verdict=item.verdict.verdict,
+        criteria=criteria(item),
         expected=ev.expected,
         reported=ev.reported,
         coverage=ev.coverage,

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 
-from driverci.audit.evaluate.load import project_results
+from driverci.audit.evaluate.columns import project_results
 from driverci.store.models import Change, ReviewMessage
 
 

@@ -51,8 +51,12 @@ def evaluate_ci(
     upstream: Mapping[Key, UpstreamResult],
     rechecks: Mapping[Key, Sequence[RecheckFact]],
     probes: Sequence[ProbeFact],
+    links_posted: bool | None = None,
 ) -> CiEvaluation:
-    """Evaluate one CI over ``window``; ``results`` are this CI's comments (any time)."""
+    """Evaluate one CI over ``window``; ``results`` are this CI's comments (any time).
+
+    ``links_posted``: whether any of its results in the window carries a result link, when
+    known (see :attr:`Artifacts.links_posted`); it tells "posts no links" from "not probed"."""
     lower, end = _bounds(rules, window)
     must_test = rules.must_test
     index = PatchSetIndex.build(
@@ -61,7 +65,7 @@ def evaluate_ci(
         upstream,
         rechecks,
     )
-    return evaluate_indexed(rules, window, now, index, results, rechecks, probes)
+    return evaluate_indexed(rules, window, now, index, results, rechecks, probes, links_posted)
 
 
 def evaluate_indexed(
@@ -72,11 +76,12 @@ def evaluate_indexed(
     results: Sequence[ResultFact],
     rechecks: Mapping[Key, Sequence[RecheckFact]],
     probes: Sequence[ProbeFact],
+    links_posted: bool | None = None,
 ) -> CiEvaluation:
     """:func:`evaluate_ci` over an index of the patch sets the CI must test (any window:
     ``rules.must_test`` is not asked again), built with ``rules.deadline_hours`` and the same
     upstream verdicts and ``rechecks``."""
-    ev = CiEvaluation(rules.account, rules.name, rules.drivers, window)
+    ev = CiEvaluation(rules.account, rules.name, rules.drivers, window, reference=rules.reference)
     horizon = min(now, window.end)
     ev.deadline_hours = rules.deadline_hours(horizon)
     by_key = count_results(ev, results, rechecks, window, rules)
@@ -85,7 +90,7 @@ def evaluate_indexed(
     if probes:
         expected = {row[0]: row[-1] for row in rows}
         manifest_checks(ev.accuracy, rules, expected, probes)
-    measure_artifacts(ev, probes, rules)
+    measure_artifacts(ev, probes, rules, links_posted)
     finish(ev, rules)
     return ev
 
@@ -123,13 +128,20 @@ def manifest_checks(
             continue
         seen_urls.add(probe.url)
         ps = expected[(probe.change, probe.patch_set)]
+        checks_driver = bool(probe.manifest_driver and rules.drivers)
+        acc.manifests_checked += bool(probe.manifest_revision) or checks_driver
         if probe.manifest_revision and probe.manifest_revision != ps.revision:
             acc.revision_mismatch += 1
-        if probe.manifest_driver and rules.drivers and probe.manifest_driver not in rules.drivers:
+        if checks_driver and probe.manifest_driver not in rules.drivers:
             acc.driver_mismatch += 1
 
 
-def measure_artifacts(ev: CiEvaluation, probes: Sequence[ProbeFact], rules: CiRules) -> None:
+def measure_artifacts(
+    ev: CiEvaluation,
+    probes: Sequence[ProbeFact],
+    rules: CiRules,
+    links_posted: bool | None = None,
+) -> None:
     """Availability, standard contents and retention of the CI's probed result links."""
     art = ev.artifacts
     latest: dict[str, ProbeFact] = {}
@@ -150,3 +162,5 @@ def measure_artifacts(ev: CiEvaluation, probes: Sequence[ProbeFact], rules: CiRu
         if probe.checked_at - probe.posted >= retention or not probe.available:
             art.retained_checked += 1
             art.retained += probe.available
+    # A probed link was posted; otherwise only the caller's look at the store can tell.
+    art.links_posted = True if art.checked else links_posted

@@ -37,6 +37,9 @@ class CiRules:
     # Two CIs whose rules carry the same signature must test the same patch sets, so a caller
     # evaluating many CIs may filter the project's patch sets once per signature.
     must_test_signature: Hashable = None
+    #: The upstream CI (registry kind ``upstream``): the reference accuracy is measured against,
+    #: whose links the judge does not probe.
+    reference: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class Artifacts:
     retained_checked: int = 0
     retained: int = 0
     missing: dict[str, int] = field(default_factory=dict)
+    #: Whether any of the CI's results in the window carries a result link: True once a link
+    #: was probed, None when nobody looked (the store is asked only over a report's window).
+    links_posted: bool | None = None
 
 
 @dataclass
@@ -73,6 +79,7 @@ class Accuracy:
     upstream_failures: int = 0  # of those, how many upstream failed
     revision_mismatch: int = 0
     driver_mismatch: int = 0
+    manifests_checked: int = 0  # probed links whose manifest named a revision or driver to check
 
 
 @dataclass
@@ -102,6 +109,7 @@ class CiEvaluation:
     without_wiki_link: int = 0
     last_report: datetime | None = None
     last_success: datetime | None = None
+    reference: bool = False  # see CiRules.reference
     #: Every latency in hours, sorted (what latency_hours summarises).
     latencies: list[float] = field(default_factory=list, repr=False)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -11,20 +10,23 @@ from datetime import UTC, date, datetime
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, func, select, type_coerce
+from sqlalchemy import Select, func, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
+from driverci.audit.evaluate.columns import (
+    CI_COMMENT_STATUSES,
+    project_results,
+    utc_column,
+    utc_from_sqlite_text,
+)
 from driverci.audit.evaluate.criteria import UpstreamResult
 from driverci.audit.evaluate.facts import PatchSetFact, ProbeFact, RecheckFact, ResultFact
+from driverci.audit.evaluate.links import load_links_posted, load_probes
 from driverci.gctools import cyclic_gc_paused
-from driverci.store.models import ArtifactProbe, Change, PatchSet, PatchSetFile, ReviewMessage
+from driverci.store.models import Change, PatchSet, PatchSetFile, ReviewMessage
 
 Key = tuple[int, int]
-# What the parser makes of a CI's comment: a result, a comment it could not read, or another
-# pipeline's report.
-RESULT_STATUSES = ("result", "unparseable")
-CI_COMMENT_STATUSES = (*RESULT_STATUSES, "ci_other")
 _POSTED = attrgetter("posted")
 
 
@@ -41,6 +43,9 @@ class ProjectFacts:
     #: account -> its result comments without the wiki link the policy asks
     #: (``review_messages.id``; filled by :func:`driverci.audit.evaluate.conduct.load_unlinked`).
     unlinked: dict[str, frozenset[int]] = field(default_factory=dict)
+    #: account -> whether any of its results since ``links_since`` (see :func:`load_facts`)
+    #: carries a result link, for the CIs none of whose links from then on was probed.
+    links_posted: dict[str, bool] = field(default_factory=dict)
 
     def created_since(self, start: datetime) -> ProjectFacts:
         """These facts with only the patch sets created at or after ``start``: the same as
@@ -61,14 +66,22 @@ def load_facts(
     since: datetime,
     until: datetime,
     needs_name: Callable[[str], bool] | None = None,
+    links_since: datetime | None = None,
 ) -> ProjectFacts:
     """Facts for patch sets created in [since, until) and every CI message up to ``until``.
 
     ``needs_name``: which accounts' display names to look up in their comments (default
-    all; the judge asks only for CIs the registry does not name).
+    all; the judge asks only for CIs the registry does not name). ``links_since``: the start
+    of the report's window, to tell a CI that posts no result links from one whose links
+    were not probed yet (:attr:`ProjectFacts.links_posted`).
     """
     with cyclic_gc_paused():
-        return _load_facts(session, project, sandbox_project, since, until, needs_name)
+        facts = _load_facts(session, project, sandbox_project, since, until, needs_name)
+        if links_since is not None:
+            facts.links_posted = load_links_posted(
+                session, project, links_since, until, facts.results, facts.probes
+            )
+        return facts
 
 
 def _load_facts(
@@ -136,23 +149,8 @@ def _load_facts(
     _load_activity(session, project, projects, until, facts)
     unnamed = [a for a in facts.results if needs_name is None or needs_name(a)]
     _load_names(session, projects, until, unnamed, facts)
-    _load_probes(session, project, until, facts)
+    facts.probes = load_probes(session, project, until)
     return facts
-
-
-def _utc_column(session: Session, column: Any) -> tuple[Any, Callable[[Any], datetime]]:
-    """``column`` (a UTCDateTime) to select, and how to turn each fetched value into an aware
-    UTC datetime.
-
-    On SQLite the stored text (naive UTC, ISO format) is read as is and parsed by
-    :meth:`datetime.fromisoformat`: for a million rows the column type's per-row processing
-    costs more than everything else done with the row. Other drivers return datetimes, which
-    the column type already makes UTC.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        # The offset is appended by SQLite (in C), so parsing gives the UTC singleton directly.
-        return type_coerce(column, String()).concat("+00:00"), datetime.fromisoformat
-    return column, _unchanged
 
 
 def _stream(session: Session, query: Select[Any]) -> Iterator[Sequence[Any]]:
@@ -160,7 +158,7 @@ def _stream(session: Session, query: Select[Any]) -> Iterator[Sequence[Any]]:
 
     On SQLite straight from the driver's cursor: at a million rows, building SQLAlchemy's
     Row objects costs as much as SQLite's own work. The columns must need no result
-    processing (see :func:`_utc_column`).
+    processing (see :func:`~driverci.audit.evaluate.columns.utc_column`).
     """
     if session.get_bind().dialect.name != "sqlite":
         fetched = session.connection().execute(
@@ -180,15 +178,6 @@ def _driver_batches(session: Session, query: Select[Any]) -> Iterator[Sequence[A
         result.close()
 
 
-def _utc_from_sqlite_text(value: str) -> datetime:
-    # Parsing the offset gives the UTC singleton in C: far cheaper than a replace() call.
-    return datetime.fromisoformat(value + "+00:00")
-
-
-def _unchanged(value: datetime) -> datetime:
-    return value
-
-
 def _load_messages(
     session: Session,
     project: str,
@@ -201,7 +190,7 @@ def _load_messages(
     On SQLite the covering index ``ix_review_messages_judge`` answers these queries without
     reading message text.
     """
-    posted_column, to_utc = _utc_column(session, ReviewMessage.date)
+    posted_column, to_utc = utc_column(session, ReviewMessage.date)
     for number, ps, raw_posted, target in session.execute(
         select(
             Change.number, ReviewMessage.patch_set_number, posted_column, ReviewMessage.ci_account
@@ -328,7 +317,7 @@ def _aggregate_utc(value: datetime | str | None) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return _utc_from_sqlite_text(value)
+        return utc_from_sqlite_text(value)
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
@@ -353,49 +342,3 @@ def upstream_results(results: list[ResultFact]) -> dict[Key, UpstreamResult]:
                 result.result, result.all_jobs_failed
             )
     return out
-
-
-def project_results(project: str, until: datetime) -> tuple[ColumnElement[bool], ...]:
-    """What makes a stored message (joined with its change) one of the project's CI results
-    posted before ``until``: the judge's results, and the comments its probes may belong to."""
-    return (
-        Change.project == project,
-        ReviewMessage.parse_status.in_(RESULT_STATUSES),
-        ReviewMessage.date < until,
-        ReviewMessage.ci_account.is_not(None),
-        ReviewMessage.patch_set_number.is_not(None),
-    )
-
-
-def _load_probes(session: Session, project: str, until: datetime, facts: ProjectFacts) -> None:
-    """Each stored probe, with the result comment it probed (joined by ``message_pk``)."""
-    posted_column, to_utc = _utc_column(session, ReviewMessage.date)
-    rows = session.execute(
-        select(
-            ArtifactProbe,
-            ReviewMessage.ci_account,
-            Change.number,
-            ReviewMessage.patch_set_number,
-            posted_column,
-        )
-        .join(ReviewMessage, ReviewMessage.id == ArtifactProbe.message_pk)
-        .join(Change, Change.id == ReviewMessage.change_pk)
-        .where(*project_results(project, until))
-        .order_by(ArtifactProbe.checked_at, ArtifactProbe.id)
-    )
-    for probe, account, number, patch_set, raw_posted in rows:
-        facts.probes[account].append(
-            ProbeFact(
-                probe.url,
-                probe.checked_at,
-                to_utc(raw_posted),
-                probe.available,
-                probe.standard,
-                number,
-                patch_set,
-                probe.manifest_revision,
-                probe.manifest_driver,
-                tuple(json.loads(probe.missing_json or "[]")),
-                account,
-            )
-        )

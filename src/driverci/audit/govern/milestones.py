@@ -6,7 +6,8 @@ intent registered (a Gerrit account and a contact in the registry), sandbox (com
 the sandbox project) or per-patch testing (results on the project). Each is met on a date,
 missed, or pending. Voting is recommended only after
 ``voting.min_days_reliable`` days of reliable operation, and its withdrawal is recommended
-for a voting CI that turned unreliable.
+for a voting CI that turned unreliable. An unproven CI (not every criterion assessed) is never
+recommended a vote, and never loses one for that alone.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from driverci.audit.evaluate.verdict import AT_RISK, RELIABLE, UNRELIABLE
+from driverci.audit.evaluate.verdict import AT_RISK, RELIABLE, UNPROVEN, UNRELIABLE
 from driverci.audit.govern.report import MilestoneStatus
 from driverci.policy.schema import MilestoneEvidence, Policy
 from driverci.registry.schema import CISystem
@@ -92,7 +93,20 @@ def voting_recommendation(
                 "recommendation": "withdraw",
                 "reason": f"the CI is {verdict} and may not keep its vote",
             }
+        if verdict == UNPROVEN:
+            return {
+                "allowed": True,
+                "recommendation": "keep",
+                "reason": "the CI is unproven: not every criterion is assessed, and missing "
+                "evidence alone does not take a vote away",
+            }
         return {"allowed": True, "recommendation": "keep", "reason": f"the CI is {verdict}"}
+    if verdict == UNPROVEN:
+        return {
+            "allowed": False,
+            "recommendation": "not_yet",
+            "reason": "a vote needs evidence: not every criterion is assessed yet",
+        }
     if verdict != RELIABLE or reliable_since is None:
         return {
             "allowed": False,

@@ -151,6 +151,16 @@ def requirement_sections(policy: Policy, registry: Registry, today: date) -> lis
             ),
         ),
         Section(
+            "When evidence is missing",
+            [
+                "Each criterion must hold on evidence. One the judge could not assess (no "
+                "result link probed yet, no patch set to test, nothing to compare results "
+                "with) is reported as not assessed and makes the CI unproven: not reliable, "
+                "but nothing is proposed or sent against it for that alone. A CI whose "
+                "results carry no link to their logs fails the artifacts criterion."
+            ],
+        ),
+        Section(
             "How a CI proves it tests its driver",
             [
                 "Each result's artifacts carry a machine-readable manifest (``driverci-manifest"

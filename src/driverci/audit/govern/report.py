@@ -7,7 +7,6 @@ import html
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,12 +14,32 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from driverci.audit.evaluate.criteria import CiEvaluation
-from driverci.audit.evaluate.verdict import Verdict
+from driverci.audit.evaluate.assessment import MET, NOT_ASSESSED
+from driverci.audit.govern.report_model import (
+    AuditReport,
+    DriverReport,
+    MilestoneStatus,
+    SystemReport,
+)
+
+__all__ = [
+    "AuditReport",
+    "DriverReport",
+    "MilestoneStatus",
+    "SystemReport",
+    "explanations",
+    "render_html",
+    "render_json",
+    "render_markdown",
+    "render_table",
+    "report_to_json",
+    "system_to_json",
+]
 
 SCHEMA_VERSION = 1
 COLOURS = {
     "reliable": "green",
+    "unproven": "cyan",
     "at_risk": "yellow",
     "unreliable": "red",
     "supported": "green",
@@ -28,43 +47,6 @@ COLOURS = {
     "removed": "dim",
     "deprecated": "yellow",
 }
-
-
-@dataclass
-class MilestoneStatus:
-    key: str
-    name: str
-    state: str  # met, missed, pending
-    due: str | None = None
-    met_on: str | None = None
-
-
-@dataclass
-class SystemReport:
-    evaluation: CiEvaluation
-    verdict: Verdict
-    registered: bool = True
-    milestones: list[MilestoneStatus] = field(default_factory=list)
-    voting: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class DriverReport:
-    name: str
-    status: str
-    verdict: str
-    ci: list[str]
-    contacts: list[str] = field(default_factory=list)
-
-
-@dataclass
-class AuditReport:
-    project: str
-    generated: datetime
-    window_start: datetime
-    window_end: datetime
-    systems: list[SystemReport]
-    drivers: list[DriverReport]
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -105,6 +87,7 @@ def system_to_json(item: SystemReport) -> dict[str, Any]:
             "retained": art.retained,
             "retained_checked": art.retained_checked,
             "missing": art.missing,
+            "links_posted": art.links_posted,
         },
         "accuracy": {
             "false_failures": acc.false_failures,
@@ -113,6 +96,7 @@ def system_to_json(item: SystemReport) -> dict[str, Any]:
             "rubber_stamp": acc.rubber_stamp,
             "revision_mismatch": acc.revision_mismatch,
             "driver_mismatch": acc.driver_mismatch,
+            "manifests_checked": acc.manifests_checked,
         },
         "results": {
             "total": ev.results,
@@ -128,6 +112,10 @@ def system_to_json(item: SystemReport) -> dict[str, Any]:
         "voting": item.voting,
         "verdict": item.verdict.verdict,
         "reasons": item.verdict.reasons,
+        "criteria": {
+            name: {"state": c.state, "reason": c.reason, "assess_with": c.assess_with}
+            for name, c in item.verdict.criteria.items()
+        },
     }
 
 
@@ -160,6 +148,20 @@ def _art_rate(item: SystemReport) -> str:
 WIDE_TABLE_COLUMNS = 150
 
 
+NOT_ASSESSED_CELL = "not assessed"
+
+
+def _criterion_cell(item: SystemReport, criterion: str, figure: str) -> str:
+    """A criterion's figure, or why there is none: not assessed, or a CI posting no links."""
+    state = item.verdict.criteria.get(criterion)
+    if state is None or state.state == MET:
+        return figure
+    if state.state == NOT_ASSESSED:
+        return NOT_ASSESSED_CELL
+    art = item.evaluation.artifacts
+    return "no links" if criterion == "artifacts" and not art.checked else figure
+
+
 def _system_cells(item: SystemReport) -> dict[str, str]:
     """Every cell of a CI's row, by column (markup escaped where the text comes from Gerrit)."""
     ev = item.evaluation
@@ -172,20 +174,32 @@ def _system_cells(item: SystemReport) -> dict[str, str]:
         flags.append("rubber stamp")
     p95 = ev.latency_hours.p95
     art = ev.artifacts
+    coverage = _fmt_rate(ev.coverage)
     return {
         "CI": escape(ev.name) + ("" if item.registered else " [red](unregistered)[/red]"),
         "account": escape(ev.account),
         "drivers": escape(", ".join(ev.drivers)) or "-",
-        "coverage": _fmt_rate(ev.coverage),
-        "coverage counts": f"{_fmt_rate(ev.coverage)} ({ev.reported}/{ev.expected})",
-        "on time": _fmt_rate(ev.on_time_rate),
+        "coverage": _criterion_cell(item, "coverage", coverage),
+        "coverage counts": _criterion_cell(
+            item, "coverage", f"{coverage} ({ev.reported}/{ev.expected})"
+        ),
+        "on time": _criterion_cell(item, "timeliness", _fmt_rate(ev.on_time_rate)),
         "p95 h": "-" if p95 is None else f"{p95:.1f}",
-        "artifacts": _fmt_rate(art.available / art.checked if art.checked else None),
-        "artifact counts": _art_rate(item),
-        "accuracy": ", ".join(flags) or "ok",
+        "artifacts": _criterion_cell(
+            item, "artifacts", _fmt_rate(art.available / art.checked if art.checked else None)
+        ),
+        "artifact counts": _criterion_cell(item, "artifacts", _art_rate(item)),
+        "accuracy": _criterion_cell(item, "accuracy", ", ".join(flags) or "ok"),
         "last report": f"{ev.last_report:%Y-%m-%d}" if ev.last_report else "never",
         "verdict": f"[{colour}]{item.verdict.verdict}[/{colour}]",
     }
+
+
+def explanations(item: SystemReport) -> list[str]:
+    """The lines printed under a CI: its verdict's reasons, then each criterion not assessed
+    (with the command that would assess it) that the reasons do not already name."""
+    reasons = item.verdict.reasons
+    return reasons + [line for line in item.verdict.not_assessed() if line not in reasons]
 
 
 # Figures never wrap (a verdict split as "reli/able" is unreadable); names and lists wrap
@@ -241,11 +255,11 @@ def render_table(report: AuditReport, console: Console) -> None:
     table = _systems_table(report, wide=console.width >= WIDE_TABLE_COLUMNS)
     console.print(table)
     for item in report.systems:
-        if item.verdict.reasons:
+        if lines := explanations(item):
             colour = COLOURS.get(item.verdict.verdict, "white")
             console.print(f"[{colour}]{escape(item.evaluation.name)}[/{colour}]:")
-            for reason in item.verdict.reasons:
-                console.print(f"  - {reason}", highlight=False, markup=False)
+            for line in lines:
+                console.print(f"  - {line}", highlight=False, markup=False)
     drivers = Table(title="Drivers")
     for column in ("driver", "status", "verdict", "CI"):
         drivers.add_column(column)
@@ -281,29 +295,33 @@ def render_markdown(report: AuditReport) -> str:
         f"Window: {report.window_start:%Y-%m-%d} to {report.window_end:%Y-%m-%d} "
         f"(generated {report.generated:%Y-%m-%d %H:%M} UTC)",
         "",
-        _md_row(["CI", "coverage", "on time", "p95 latency (h)", "artifacts", "verdict"]),
-        _md_row(["---"] * 6),
+        _md_row(
+            ["CI", "coverage", "on time", "p95 latency (h)", "artifacts", "accuracy", "verdict"]
+        ),
+        _md_row(["---"] * 7),
     ]
     for item in report.systems:
         ev = item.evaluation
         p95 = ev.latency_hours.p95
+        cells = _system_cells(item)
         lines.append(
             _md_row(
                 [
                     f"{_md_text(ev.name)} ({_md_text(ev.account)})",
-                    f"{_fmt_rate(ev.coverage)} ({ev.reported}/{ev.expected})",
-                    _fmt_rate(ev.on_time_rate),
+                    cells["coverage counts"],
+                    cells["on time"],
                     "-" if p95 is None else f"{p95:.1f}",
-                    _art_rate(item),
+                    cells["artifact counts"],
+                    _state_word(item, "accuracy"),
                     f"**{item.verdict.verdict}**",
                 ]
             )
         )
     lines.append("")
     for item in report.systems:
-        if item.verdict.reasons:
+        if explained := explanations(item):
             lines.append(f"## {_md_text(item.evaluation.name)}: {item.verdict.verdict}")
-            lines.extend(f"- {_md_text(reason)}" for reason in item.verdict.reasons)
+            lines.extend(f"- {_md_text(line)}" for line in explained)
             lines.append("")
     lines += [
         "## Drivers",
@@ -318,19 +336,26 @@ def render_markdown(report: AuditReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _state_word(item: SystemReport, criterion: str) -> str:
+    state = item.verdict.criteria.get(criterion)
+    return state.state.replace("_", " ") if state else "-"
+
+
 def render_html(report: AuditReport) -> str:
     esc = html.escape
     rows = []
     for item in report.systems:
         ev = item.evaluation
-        reasons = "".join(f"<li>{esc(r)}</li>" for r in item.verdict.reasons)
+        reasons = "".join(f"<li>{esc(r)}</li>" for r in explanations(item))
         coverage = ev.coverage or 0.0
+        cells = _system_cells(item)
         rows.append(
             f"<tr class='{esc(item.verdict.verdict)}'><td>{esc(ev.name)}<br><code>"
             f"{esc(ev.account)}</code></td><td><div class='bar'><span style='width:"
-            f"{coverage * 100:.0f}%'></span></div>{_fmt_rate(ev.coverage)} ({ev.reported}/"
-            f"{ev.expected})</td><td>{_fmt_rate(ev.on_time_rate)}</td><td>{_art_rate(item)}"
-            f"</td><td><b>{esc(item.verdict.verdict)}</b><ul>{reasons}</ul></td></tr>"
+            f"{coverage * 100:.0f}%'></span></div>{esc(cells['coverage counts'])}</td>"
+            f"<td>{esc(cells['on time'])}</td><td>{esc(cells['artifact counts'])}</td>"
+            f"<td>{esc(_state_word(item, 'accuracy'))}</td>"
+            f"<td><b>{esc(item.verdict.verdict)}</b><ul>{reasons}</ul></td></tr>"
         )
     drivers = "".join(
         f"<tr class='{esc(d.verdict)}'><td>{esc(d.name)}</td><td>{esc(d.status)}</td>"
@@ -343,7 +368,7 @@ def render_html(report: AuditReport) -> str:
         f"<h1>Third-party CI report for {esc(report.project)}</h1>"
         f"<p>Window {report.window_start:%Y-%m-%d} to {report.window_end:%Y-%m-%d}</p>"
         "<table><tr><th>CI</th><th>coverage</th><th>on time</th><th>artifacts</th>"
-        f"<th>verdict</th></tr>{''.join(rows)}</table><h2>Drivers</h2><table><tr><th>driver"
+        f"<th>accuracy</th><th>verdict</th></tr>{''.join(rows)}</table><h2>Drivers</h2><table><tr><th>driver"
         f"</th><th>status</th><th>verdict</th><th>CI</th></tr>{drivers}</table></body></html>"
     )
 
@@ -352,7 +377,7 @@ _CSS = (
     "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
     "td,th{border:1px solid #ccc;padding:.3em .6em;vertical-align:top}"
     ".reliable td:last-child,.supported td:nth-child(3){background:#dfd}"
-    ".at_risk td:last-child{background:#ffd}"
+    ".at_risk td:last-child{background:#ffd}.unproven td:last-child{background:#def}"
     ".unreliable td:last-child,.unsupported td:nth-child(3){background:#fdd}"
     ".bar{width:8em;height:.6em;background:#eee}.bar span{display:block;height:100%;"
     "background:#4a4}"

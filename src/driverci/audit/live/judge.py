@@ -54,6 +54,7 @@ class LiveJudge:
                 self.window.start - lookback,
                 self.window.end,
                 needs_name=registry.is_unregistered,
+                links_since=self.window.start,
             )
             self.judge.load_conduct(
                 session, facts, self.window.start - lookback, self.window.end
@@ -126,6 +127,10 @@ class LiveJudge:
                 ledger.mark(key)
         new_account = account not in self.facts.results and account not in self.facts.activity
         self.facts.results[account].append(result)
+        if not self.facts.links_posted.get(account, True):
+            # A result's links are not among its facts: whether it posts none is unknown again
+            # (so at worst "not probed yet", never a wrong "posts no links").
+            del self.facts.links_posted[account]
         if (own := self._ledgers.get(account)) is not None:
             own.add_result(result)
         day = result.posted.date()
@@ -194,8 +199,9 @@ class LiveJudge:
         """
         ledger = self._ledger(account)
         probes = self.facts.probes.get(account, [])
+        links_posted = self.facts.links_posted.get(account)
         if (window is None or window == self.window) and (now is None or now == self.now):
-            ev = ledger.figures(probes)
+            ev = ledger.figures(probes, links_posted)
             return ev, judge_ci(ev, self.policy, self.now)
         window = window or self.window
         now = now or self.now
@@ -208,6 +214,7 @@ class LiveJudge:
             self._upstream,
             self.facts.rechecks,
             probes,
+            links_posted if window == self.window else None,
         )
         return ev, judge_ci(ev, self.policy, now)
 

@@ -117,8 +117,11 @@ class CiLedger:
 
     # -- figures ------------------------------------------------------------------------------
 
-    def figures(self, probes: Sequence[ProbeFact]) -> CiEvaluation:
-        """The CI's figures now (a new object each time: earlier answers stay as they were)."""
+    def figures(
+        self, probes: Sequence[ProbeFact], links_posted: bool | None = None
+    ) -> CiEvaluation:
+        """The CI's figures now (a new object each time: earlier answers stay as they were);
+        ``links_posted`` as :func:`~driverci.audit.evaluate.criteria.evaluate_ci` takes it."""
         base = self._current()
         ev = replace(
             base,
@@ -137,7 +140,7 @@ class CiLedger:
                 if (ps := self.expected.get(key)) is not None and lower <= ps.created < end
             }
             manifest_checks(ev.accuracy, self.rules, in_window, probes)
-        measure_artifacts(ev, probes, self.rules)
+        measure_artifacts(ev, probes, self.rules, links_posted)
         finish(ev, self.rules)
         return ev
 

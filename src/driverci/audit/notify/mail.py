@@ -21,7 +21,12 @@ from driverci.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-_SAY = {"at_risk": "at risk", "unreliable": "unreliable", "reliable": "reliable"}
+_SAY = {
+    "at_risk": "at risk",
+    "unreliable": "unreliable",
+    "reliable": "reliable",
+    "unproven": "unproven (not every criterion assessed yet)",
+}
 
 
 @dataclass(frozen=True)

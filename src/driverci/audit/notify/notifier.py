@@ -1,6 +1,11 @@
 """Notifications: tell a CI's contacts when its verdict turns at_risk or unreliable, when it
 recovers, or when it misses a milestone. Once per change of state.
 
+An ``unproven`` verdict (nothing found wrong, not every criterion assessed: e.g. a report
+before ``audit probe``) is never news: it sends nothing, and over an at_risk or unreliable
+state on record it leaves that state in place, so the CI hears neither the same bad news
+twice nor too early that it recovered.
+
 The last state per CI is the ``verdicts`` row (project, account): verdict, reasons, since.
 Milestone states live in the ``meta`` table under ``notify:<project>:<account>:milestones``
 (a JSON object ``{milestone key: state}``), so no table is added for them. A first-ever
@@ -19,7 +24,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from driverci.audit.evaluate.verdict import AT_RISK, RELIABLE, UNRELIABLE
+from driverci.audit.evaluate.verdict import AT_RISK, RELIABLE, UNPROVEN, UNRELIABLE
 from driverci.audit.govern.report import AuditReport, SystemReport
 from driverci.audit.notify.mail import (
     MailSender,
@@ -54,7 +59,8 @@ class PreviousState:
 
 
 def verdict_event(previous: str | None, verdict: str) -> str | None:
-    """The verdict change worth a notice, or None (first evaluations count only if not reliable)."""
+    """The verdict change worth a notice, or None (first evaluations count only if not reliable;
+    unproven is never news)."""
     if verdict == previous:
         return None
     if verdict in (AT_RISK, UNRELIABLE):
@@ -233,12 +239,15 @@ class Notifier:
         account, verdict = system.evaluation.account, system.verdict.verdict
         since = self._since(report, verdict, previous)
         reasons = json.dumps(system.verdict.reasons)
+        # Missing evidence does not clear a bad state the CI was told about (module docstring).
+        keep = verdict == UNPROVEN and previous.verdict in (AT_RISK, UNRELIABLE)
         with self.store.transaction() as session:
             row = self._row(session, report.project, account)
             if row is None:
                 row = VerdictRecord(project=report.project, account=account)
                 session.add(row)
-            row.verdict, row.reasons_json, row.since = verdict, reasons, since
+            if not keep:
+                row.verdict, row.reasons_json, row.since = verdict, reasons, since
             row.evaluated_at = report.generated
             states = {m.key: m.state for m in system.milestones}
             set_meta(session, milestones_meta_key(report.project, account), json.dumps(states))
