@@ -155,7 +155,10 @@ def test_a_malformed_dump_names_the_line_and_keeps_what_was_stored(
             f"sqlite:///{tmp_path / 'x.sqlite'}",
         )
     )
-    assert line.endswith(f"{dump}:2: invalid JSON {problem}")
+    assert line.endswith(
+        f"{dump}:2: invalid JSON {problem}; expected gerrit query JSON (one object per line, "
+        "or pretty-printed), a ChangeInfo, or a JSON list of ChangeInfo"
+    )
 
 
 def test_a_hostile_date_is_refused_in_one_line(tmp_path: Path) -> None:

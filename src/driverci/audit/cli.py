@@ -73,7 +73,11 @@ def collect(
     since: DateOption = None,
     from_dump: Annotated[
         Path | None,
-        typer.Option("--from-dump", help="gerrit query JSON lines or a REST change list"),
+        typer.Option(
+            "--from-dump",
+            help="gerrit query JSON (one object per line, or pretty-printed), a ChangeInfo "
+            "or a JSON list of ChangeInfo",
+        ),
     ] = None,
     username: Annotated[str | None, typer.Option(help="Gerrit username (optional)")] = None,
     http_password_file: Annotated[Path | None, typer.Option()] = None,
@@ -90,7 +94,7 @@ def collect(
     registry_path: RegistryOption = None,
 ) -> None:
     """Backfill changes, patch sets, files and review messages into the store."""
-    from driverci.audit.intake.collect import RestCollector, collect_dump
+    from driverci.audit.intake.collect import RestCollector
     from driverci.audit.intake.ingest import Ingestor
     from driverci.gerrit.rest import GerritRestClient
     from driverci.registry.loader import load_registry
@@ -102,11 +106,7 @@ def collect(
     if from_dump is not None:
         if follow:
             raise ConfigError("--follow needs --gerrit, not --from-dump")
-        with StageProgress(console) as bars:
-            summary = collect_dump(
-                ingestor, from_dump, progress=bars.reporter(f"reading {from_dump.name}")
-            )
-        console.print(f"[green]collected[/green] {summary}")
+        _collect_dump(ingestor, from_dump)
         return
     if gerrit is None:
         raise ConfigError("give --gerrit URL (e.g. https://review.opendev.org) or --from-dump")
@@ -132,6 +132,36 @@ def collect(
         asyncio.run(run())
     except KeyboardInterrupt:
         console.print("stopped following")
+
+
+def _collect_dump(ingestor: Any, path: Path) -> None:
+    """Store a dump; warn once per kind of gap, then name each broken record on its own line
+    (what was valid is stored all the same) and exit 2 if there was any."""
+    from driverci.audit.intake.collect import DumpRejected, collect_dump
+
+    rejected: DumpRejected | None = None
+    with StageProgress(console) as bars:
+        try:
+            summary = collect_dump(ingestor, path, progress=bars.reporter(f"reading {path.name}"))
+        except DumpRejected as exc:
+            rejected, summary = exc, exc.summary
+    skipped = ""
+    if rejected is not None:
+        skipped = f"; {rejected.count} broken record{'s' if rejected.count > 1 else ''} skipped"
+    console.print(f"[green]collected[/green] {escape(str(summary))}{skipped}")
+    for warning in summary.gaps.warnings():
+        err_console.print(Text.assemble(("warning:", "yellow"), f" {warning}"), soft_wrap=True)
+    if rejected is None:
+        return
+    for line in rejected.broken:
+        err_console.print(Text.assemble(("error:", "bold red"), f" {line}"), soft_wrap=True)
+    if rejected.count > len(rejected.broken):
+        more = rejected.count - len(rejected.broken)
+        err_console.print(
+            Text.assemble(("error:", "bold red"), f" {path}: {more} more broken records"),
+            soft_wrap=True,
+        )
+    raise typer.Exit(2)
 
 
 def _ssh_address(value: str | None) -> tuple[str, int]:

@@ -3,38 +3,30 @@
 From Gerrit's REST API (resumable and incremental: a cursor records the query, the offset
 reached and when the run began; a killed run resumes where it stopped, a finished run makes
 the next one ask only for what changed since), from a saved dump (``gerrit query
---format=JSON`` lines or a REST change list), or live from the event stream (``follow``).
+--format=JSON`` records, one per line or pretty-printed, a ChangeInfo or a REST change list:
+see :mod:`~driverci.audit.intake.dump`), or live from the event stream (``follow``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
-import multiprocessing
 import os
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from driverci.audit.intake.ingest import (
-    IngestCounts,
-    Ingestor,
-    MessageClassifier,
-    NormalizedChange,
-    from_change_info,
-    from_stream_change,
-)
+from driverci.audit.intake.dump import BrokenRecord, DumpTuning, read_dump, read_dump_parallel
+from driverci.audit.intake.dump_format import Layout, sniff
+from driverci.audit.intake.ingest import IngestCounts, Ingestor
+from driverci.audit.intake.normalize import NormalizedChange, from_change_info
+from driverci.audit.intake.rebuild import PatchSetGaps
 from driverci.errors import PayloadError
 from driverci.gctools import YoungCycleCollector, cyclic_gc_paused
-from driverci.gerrit.models_rest import ChangeInfo, parse_change, parse_change_list
-from driverci.gerrit.models_stream import StreamChange
+from driverci.gerrit.models_rest import ChangeInfo
 from driverci.gerrit.rest import GerritRestClient
-from driverci.registry.schema import Registry
 from driverci.store.repository import get_cursor, set_cursor
 
 log = logging.getLogger(__name__)
@@ -51,6 +43,8 @@ class CollectSummary:
     unparseable: int = 0
     rechecks: int = 0
     resumed: bool = False
+    # Patch sets a dump lacked (current-patch-set-only records), for the warnings.
+    gaps: PatchSetGaps = field(default_factory=PatchSetGaps)
 
     def add(self, counts: IngestCounts) -> None:
         self.changes += counts.changes
@@ -195,131 +189,18 @@ class RestCollector:
         return self.ingestor.write([from_change_info(info)])
 
 
-def read_dump(path: Path) -> Iterator[NormalizedChange]:
-    """Changes from a saved ``gerrit query --format=JSON`` output or REST change list."""
-    try:
-        handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed in finally below
-    except OSError as exc:
-        raise PayloadError(f"{path}: cannot read dump ({exc.strerror})") from None
-    try:
-        first, first_number = "", 0
-        for first_number, first in enumerate(handle, start=1):  # noqa: B007
-            if first.strip():
-                break
-        stripped = first.strip()
-        if stripped == ")]}'" or stripped.startswith("["):
-            body = (first if stripped.startswith("[") else "") + handle.read()
-            for info in parse_change_list(body, where=str(path)):
-                yield from_change_info(info)
-            return
-        yield from _dump_line(path, first_number, first)
-        for line_number, line in enumerate(handle, start=first_number + 1):
-            yield from _dump_line(path, line_number, line)
-    finally:
-        handle.close()
+class DumpRejected(PayloadError):
+    """Some records of a dump were broken; every other one was stored (``summary``)."""
 
+    MAX_LISTED = 20  # broken records kept word for word; the rest are counted
 
-def _dump_line(path: Path, line_number: int, line: str) -> Iterator[NormalizedChange]:
-    if not line.strip():
-        return
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise PayloadError(
-            # json's messages may end in " at" ("Invalid control character at").
-            f"{path}:{line_number}: invalid JSON ({exc.msg.removesuffix(' at')} at column "
-            f"{exc.colno})"
-        ) from None
-    if not isinstance(obj, dict):
-        raise PayloadError(f"{path}:{line_number}: expected a JSON object per line")
-    if obj.get("type") == "stats":
-        return
-    if "_number" in obj:  # a REST ChangeInfo per line
-        yield from_change_info(parse_change(obj, where=f"{path}:{line_number}"))
-        return
-    try:
-        change = StreamChange.model_validate(obj)
-    except ValueError as exc:
-        first_error = str(exc).splitlines()[1:3]
-        raise PayloadError(
-            f"{path}:{line_number}: not a Gerrit change "
-            f"({' '.join(s.strip() for s in first_error)})"
-        ) from None
-    yield from_stream_change(change)
-
-
-class DumpTuning:
-    """How a large dump is read: worker processes parse and classify while the store is written."""
-
-    # Below this size a pool costs more than it saves (each worker imports the parser).
-    parallel_min_bytes = 32 << 20
-    chunk_lines = 64  # changes per task sent to a worker
-    # Tasks queued per worker: enough to keep workers busy while a batch is written,
-    # few enough to bound memory.
-    in_flight_per_worker = 8
-    batch_changes = 256  # changes per store transaction while workers parse ahead
-    # Young collections walk what is alive (the batch, changes parsed ahead) to free little.
-    batches_per_cycle_collection = 8
-
-
-# The classifier of a dump worker process, set once by its initializer (never at import).
-_worker_classifier: MessageClassifier | None = None
-
-
-def _init_dump_worker(registry: Registry) -> None:
-    global _worker_classifier
-    _worker_classifier = MessageClassifier(registry)
-
-
-def _classify_lines(path: str, first_line: int, lines: list[str]) -> list[NormalizedChange]:
-    """Parse and classify dump lines in a worker (errors name the line, as in-process)."""
-    assert _worker_classifier is not None, "worker started without its initializer"
-    changes = []
-    for offset, line in enumerate(lines):
-        for change in _dump_line(Path(path), first_line + offset, line):
-            changes.append(_worker_classifier.classify_change(change))
-    return changes
-
-
-def _is_line_dump(path: Path) -> bool:
-    """True for ``gerrit query`` JSON lines (not a REST change list, which is one document)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    stripped = line.strip()
-                    return not (stripped == ")]}'" or stripped.startswith("["))
-    except OSError as exc:
-        raise PayloadError(f"{path}: cannot read dump ({exc.strerror})") from None
-    return False
-
-
-def read_dump_parallel(path: Path, registry: Registry, workers: int) -> Iterator[NormalizedChange]:
-    """Like :func:`read_dump` for line dumps, parsed and classified by ``workers`` processes,
-    in file order."""
-    # fork: workers start at once and need no importable __main__ (spawn re-runs the caller's
-    # script); they only parse, never touch the store connection they inherit.
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    in_flight = max(1, workers * DumpTuning.in_flight_per_worker)
-    with (
-        open(path, encoding="utf-8") as handle,
-        ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_dump_worker, initargs=(registry,)
-        ) as pool,
-    ):
-        pending: deque[Future[list[NormalizedChange]]] = deque()
-        line_number = 1
-        while True:
-            lines = list(itertools.islice(handle, DumpTuning.chunk_lines))
-            if not lines:
-                break
-            pending.append(pool.submit(_classify_lines, str(path), line_number, lines))
-            line_number += len(lines)
-            if len(pending) >= in_flight:
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
+    def __init__(self, path: Path, summary: CollectSummary, broken: list[str], count: int) -> None:
+        more = f" (and {count - 1} more broken records)" if count > 1 else ""
+        super().__init__(f"{broken[0]}{more}")
+        self.path = path
+        self.summary = summary
+        self.broken = broken  # the first MAX_LISTED lines
+        self.count = count
 
 
 def collect_dump(
@@ -329,25 +210,39 @@ def collect_dump(
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> CollectSummary:
-    """Store every change of a dump; ``workers`` processes parse a large line dump (default:
-    one per CPU; 0 reads in this process)."""
+    """Store every valid change of a dump; ``workers`` processes parse a large line dump
+    (default: one per CPU; 0 reads in this process).
+
+    PayloadError when the file holds no JSON at all (empty, binary, unreadable); DumpRejected,
+    after storing the rest, when some records are broken.
+    """
+    sniffed = sniff(path)
     if workers is None:
         large = path.is_file() and path.stat().st_size >= DumpTuning.parallel_min_bytes
         workers = (os.cpu_count() or 1) if large else 0
-    parallel = workers > 0 and _is_line_dump(path)
+    parallel = workers > 0 and sniffed.layout is Layout.LINES
     if parallel:
         batch_size = min(batch_size, DumpTuning.batch_changes)
     summary = CollectSummary()
     batch: list[NormalizedChange] = []
-    seen = 0
+    broken: list[str] = []
+    broken_count = seen = 0
     cycles = YoungCycleCollector(DumpTuning.batches_per_cycle_collection)
     # Paused before the workers fork, so they parse with it paused too.
     with cyclic_gc_paused():
-        changes = (
-            read_dump_parallel(path, ingestor.registry, workers) if parallel else read_dump(path)
+        items = (
+            read_dump_parallel(path, sniffed, ingestor.registry, workers)
+            if parallel
+            else read_dump(path, sniffed)
         )
-        for change in changes:
-            batch.append(change)
+        for item in items:
+            if isinstance(item, BrokenRecord):
+                broken_count += 1
+                if len(broken) < DumpRejected.MAX_LISTED:
+                    broken.append(item.text)
+                continue
+            summary.gaps.add(item)
+            batch.append(item)
             if len(batch) >= batch_size:
                 summary.add(ingestor.write(batch))
                 seen += len(batch)
@@ -358,4 +253,6 @@ def collect_dump(
         summary.add(ingestor.write(batch))
     if progress:
         progress(seen + len(batch), seen + len(batch))
+    if broken:
+        raise DumpRejected(path, summary, broken, broken_count)
     return summary

@@ -1,206 +1,53 @@
-"""Turn Gerrit changes (REST ChangeInfo, or ``gerrit query`` JSON from a dump) into store rows,
+"""Turn normalized Gerrit changes (:mod:`~driverci.audit.intake.normalize`) into store rows,
 classifying every message on the way: which CI wrote it and what it reported, or whether a
 person asked for a recheck. Unreadable CI comments are kept and marked, never dropped."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from driverci.audit.intake.normalize import (
+    Classification,
+    NormalizedChange,
+    NormalizedMessage,
+)
 from driverci.audit.parse.attribution import CiAttributor, CiIdentity, looks_like_ci
 from driverci.audit.parse.comment import parse_ci_message
 from driverci.audit.parse.recheck import is_recheck
-from driverci.gerrit.models_rest import ChangeInfo
-from driverci.gerrit.models_stream import StreamChange
 from driverci.registry.schema import Registry
 from driverci.store.db import Store
+from driverci.store.models import PatchSet
 from driverci.store.repository import (
     insert_messages,
     replace_patch_set_files,
     upsert_changes,
     upsert_patch_sets,
 )
-from driverci.store.rows import ChangeRow, FileRow, MessageRow, PatchSetRow
+from driverci.store.rows import MessageRow, PatchSetRow
 
 log = logging.getLogger(__name__)
 
-# (ci_account, result, parse_status, job links newline-separated, all jobs failed) of one
-# message. The job lines themselves are not stored: they can be read again from the message.
-Classification = tuple[str | None, str | None, str, str | None, bool]
 
-# split_header's header line; only its patch set number is needed when reading a dump.
-_PATCH_SET_HEADER = re.compile(r"[ \t]*Patch Set (\d+):")
-MAGIC_FILES = frozenset({"/COMMIT_MSG", "/MERGE_LIST", "/PATCHSET_LEVEL"})
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass
-class NormalizedPatchSet:
-    number: int
-    revision: str
-    created: datetime
-    ref: str
-    uploader_username: str | None
-    uploader_account_id: int | None
-    kind: str | None
-    files: list[FileRow]
-
-
-@dataclass
-class NormalizedMessage:
-    gerrit_id: str
-    date: datetime
-    message: str
-    patch_set: int | None
-    author_account_id: int | None
-    author_username: str | None
-    author_name: str | None
-    tag: str | None
-    service_user: bool = False
-    # What the classifier concluded, when it ran ahead (e.g. in a worker process).
-    classified: Classification | None = None
-
-    def __reduce__(self) -> tuple[type[NormalizedMessage], tuple[object, ...]]:
-        # Pickled by position: a dump's million messages cross from worker processes, and
-        # rebuilding from a tuple is several times cheaper than the default state dict.
-        return NormalizedMessage, (
-            self.gerrit_id,
-            self.date,
-            self.message,
-            self.patch_set,
-            self.author_account_id,
-            self.author_username,
-            self.author_name,
-            self.tag,
-            self.service_user,
-            self.classified,
-        )
-
-
-@dataclass
-class NormalizedChange:
-    row: ChangeRow
-    patch_sets: list[NormalizedPatchSet] = field(default_factory=list)
-    messages: list[NormalizedMessage] = field(default_factory=list)
-
-
-def from_change_info(info: ChangeInfo) -> NormalizedChange:
-    owner = info.owner
-    row = ChangeRow(
-        project=info.project,
-        branch=info.branch,
-        number=info.number,
-        change_id=info.change_id,
-        subject=info.subject,
-        status=info.status,
-        created=info.created or EPOCH,
-        updated=info.updated or info.created or EPOCH,
-        owner_username=owner.username if owner else None,
-        owner_account_id=owner.account_id if owner else None,
-        submitted=info.submitted,
+def stored_patch_sets(
+    session: Session, change_pks: Mapping[tuple[str, int], int], batch: Sequence[NormalizedChange]
+) -> set[tuple[int, int]]:
+    """(change pk, number) of the stored patch sets a rebuilt one of ``batch`` would replace."""
+    wanted = {
+        change_pks[(c.row.project, c.row.number)]
+        for c in batch
+        if any(not ps.files_known for ps in c.patch_sets)
+    }
+    if not wanted:
+        return set()
+    rows = session.execute(
+        select(PatchSet.change_pk, PatchSet.number).where(PatchSet.change_pk.in_(wanted))
     )
-    out = NormalizedChange(row)
-    for sha, rev in info.revisions.items():
-        files = [
-            FileRow(path, f.status or "M", f.lines_inserted, f.lines_deleted)
-            for path, f in rev.files.items()
-            if path not in MAGIC_FILES
-        ]
-        out.patch_sets.append(
-            NormalizedPatchSet(
-                rev.number,
-                sha,
-                rev.created or row.created,
-                rev.ref or "",
-                rev.uploader.username if rev.uploader else None,
-                rev.uploader.account_id if rev.uploader else None,
-                rev.kind,
-                files,
-            )
-        )
-    for msg in info.messages:
-        author = msg.author
-        out.messages.append(
-            NormalizedMessage(
-                msg.id,
-                msg.date,
-                msg.message,
-                msg.revision_number,
-                author.account_id if author else None,
-                author.username if author else None,
-                (author.name or author.display_name) if author else None,
-                msg.tag,
-                bool(author and author.is_service_user),
-            )
-        )
-    return out
-
-
-def from_stream_change(change: StreamChange) -> NormalizedChange:
-    """A change from ``gerrit query --format=JSON --patch-sets --files --comments``."""
-    owner = change.owner
-    created = change.created_on or EPOCH
-    status = change.status or ("NEW" if change.open else "MERGED")
-    row = ChangeRow(
-        project=change.project,
-        branch=change.branch or "master",
-        number=change.number,
-        change_id=change.id or "",
-        subject=change.subject or "",
-        status=status,
-        created=created,
-        updated=change.last_updated or created,
-        owner_username=owner.username if owner else None,
-    )
-    out = NormalizedChange(row)
-    patch_sets = change.patch_sets or (
-        [change.current_patch_set] if change.current_patch_set else []
-    )
-    for ps in patch_sets:
-        files = [
-            FileRow(f.file, (f.type or "MODIFIED")[0], f.insertions, abs(f.deletions))
-            for f in ps.files
-            if f.file not in MAGIC_FILES
-        ]
-        out.patch_sets.append(
-            NormalizedPatchSet(
-                ps.number,
-                ps.revision or "",
-                ps.created_on or created,
-                ps.ref or "",
-                ps.uploader.username if ps.uploader else None,
-                None,
-                ps.kind,
-                files,
-            )
-        )
-    for comment in change.comments:
-        when = comment.timestamp or created
-        who = comment.reviewer
-        key = f"{change.number}:{when.isoformat()}:{who.username if who else ''}:{comment.message}"
-        out.messages.append(
-            NormalizedMessage(
-                hashlib.sha1(key.encode()).hexdigest(),
-                when,
-                comment.message,
-                _header_patch_set(comment.message),
-                None,
-                who.username if who else None,
-                who.name if who else None,
-                None,
-            )
-        )
-    return out
-
-
-def _header_patch_set(message: str) -> int | None:
-    """The N of a leading "Patch Set N:" (split_header's rule, without reading the votes)."""
-    match = _PATCH_SET_HEADER.match(message)
-    return int(match.group(1)) if match else None
+    return {(change_pk, number) for change_pk, number in rows}
 
 
 def identities_from(registry: Registry) -> list[CiIdentity]:
@@ -317,6 +164,7 @@ class Ingestor:
             return counts
         with self.store.transaction() as session:
             change_pks = upsert_changes(session, [c.row for c in batch])
+            stored = stored_patch_sets(session, change_pks, batch)
             ps_rows = []
             for change in batch:
                 pk = change_pks[(change.row.project, change.row.number)]
@@ -332,13 +180,15 @@ class Ingestor:
                         ps.kind,
                     )
                     for ps in change.patch_sets
+                    if ps.files_known or (pk, ps.number) not in stored
                 ]
             ps_pks = upsert_patch_sets(session, ps_rows)
             files = {}
             for change in batch:
                 pk = change_pks[(change.row.project, change.row.number)]
                 for ps in change.patch_sets:
-                    files[ps_pks[(pk, ps.number)]] = ps.files
+                    if ps.files_known:
+                        files[ps_pks[(pk, ps.number)]] = ps.files
             replace_patch_set_files(session, files)
             rows = []
             for change in batch:
