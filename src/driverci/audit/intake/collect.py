@@ -266,9 +266,9 @@ class DumpTuning:
 _worker_classifier: MessageClassifier | None = None
 
 
-def _init_dump_worker(registry: Registry) -> None:
+def _init_dump_worker(registry: Registry, recheck_patterns: tuple[str, ...] = ()) -> None:
     global _worker_classifier
-    _worker_classifier = MessageClassifier(registry)
+    _worker_classifier = MessageClassifier(registry, recheck_patterns)
 
 
 def _classify_lines(path: str, first_line: int, lines: list[str]) -> list[NormalizedChange]:
@@ -294,9 +294,11 @@ def _is_line_dump(path: Path) -> bool:
     return False
 
 
-def read_dump_parallel(path: Path, registry: Registry, workers: int) -> Iterator[NormalizedChange]:
+def read_dump_parallel(
+    path: Path, registry: Registry, workers: int, recheck_patterns: tuple[str, ...] = ()
+) -> Iterator[NormalizedChange]:
     """Like :func:`read_dump` for line dumps, parsed and classified by ``workers`` processes,
-    in file order."""
+    in file order (rechecks read with the policy's ``recheck_patterns``, as in-process)."""
     # fork: workers start at once and need no importable __main__ (spawn re-runs the caller's
     # script); they only parse, never touch the store connection they inherit.
     methods = multiprocessing.get_all_start_methods()
@@ -305,7 +307,10 @@ def read_dump_parallel(path: Path, registry: Registry, workers: int) -> Iterator
     with (
         open(path, encoding="utf-8") as handle,
         ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_dump_worker, initargs=(registry,)
+            workers,
+            mp_context=context,
+            initializer=_init_dump_worker,
+            initargs=(registry, recheck_patterns),
         ) as pool,
     ):
         pending: deque[Future[list[NormalizedChange]]] = deque()
@@ -344,7 +349,11 @@ def collect_dump(
     # Paused before the workers fork, so they parse with it paused too.
     with cyclic_gc_paused():
         changes = (
-            read_dump_parallel(path, ingestor.registry, workers) if parallel else read_dump(path)
+            read_dump_parallel(
+                path, ingestor.registry, workers, ingestor.classifier.recheck_patterns
+            )
+            if parallel
+            else read_dump(path)
         )
         for change in changes:
             batch.append(change)
