@@ -91,7 +91,7 @@ ENTRIES = corpus()
 
 def test_the_corpus_spans_many_real_formats() -> None:
     families = {family for family, _, _ in ENTRIES}
-    assert len(ENTRIES) >= 40 and len(families) >= 7
+    assert len(ENTRIES) >= 80 and len(families) >= 8
     for _, name, comment in ENTRIES:
         assert comment["expected"]["kind"], f"{name}: {comment['id']} has no expected kind"
 
