@@ -98,7 +98,8 @@ async def _run(state_dir: Path, scenario: object) -> None:
             console.print(f"the emulator answers as Gerrit {version}")
             for project in (registry.project, registry.sandbox_project):
                 with StageProgress(console) as bars:
-                    collected = await RestCollector(Ingestor(store, registry), client, project).run(
+                    ingestor = Ingestor(store, registry, policy.recheck.patterns)
+                    collected = await RestCollector(ingestor, client, project).run(
                         progress=bars.reporter(f"collecting {project}")
                     )
                 console.print(f"{project}: {collected}")

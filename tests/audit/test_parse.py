@@ -155,20 +155,28 @@ class TestThirdPartyReports:
             JobResult("xclarity-unit", "https://logs.example/2", "Success", None, True),
         )
 
-    def test_the_cis_own_patterns_decide_before_the_status_line(self) -> None:
+    def test_the_cis_own_patterns_pick_its_driver_job_when_no_status_line_says(self) -> None:
         # Dell's DriverLog entry: only its pxe_drac job tells whether the driver works.
         success = r"dell-hw.*-tempest-dsvm-ironic-pxe_drac \S+ : SUCCESS"
         failure = r"dell-hw.*-tempest-dsvm-ironic-pxe_drac \S+ : FAILURE"
-        text = (
-            "Patch Set 2:\n\nBuild failed.\n\n"
+        jobs = (
             "* dell-hw13G-tempest-dsvm-ironic-pxe_drac http://ci/1 : SUCCESS in 1h 00m 00s\n"
             "* dell-hw13G-other http://ci/2 : FAILURE\n"
         )
 
-        parsed = parse_ci_message(text, success_pattern=success, failure_pattern=failure)
+        by_pattern = parse_ci_message(
+            f"Patch Set 2:\n\n{jobs}", success_pattern=success, failure_pattern=failure
+        )
+        stated = parse_ci_message(
+            f"Patch Set 2:\n\nBuild failed.\n\n{jobs}",
+            success_pattern=success,
+            failure_pattern=failure,
+        )
 
-        assert (parsed.result, parsed.result_source) == ("SUCCESS", "pattern")
-        assert len(parsed.jobs) == 2
+        assert (by_pattern.result, by_pattern.result_source) == ("SUCCESS", "pattern")
+        # The explicit "Build failed." is what the CI said: no pattern overrides it.
+        assert (stated.result, stated.result_source) == ("FAILURE", "header")
+        assert len(stated.jobs) == 2
 
     def test_a_free_text_ci_is_read_by_its_patterns_alone(self) -> None:
         text = "Patch Set 4:\n\nBrocade ML2: FAIL - see http://brocade.example/ci/4"
@@ -256,7 +264,9 @@ class TestRecheck:
         assert parse_ci_message("Patch Set 2:\n\nrecheck").kind == "recheck"
 
 
-FUJITSU = CiIdentity("Fujitsu_iRMC_CI", 13264, "Fujitsu iRMC CI", "Build succeeded", "Build failed")
+FUJITSU = CiIdentity(
+    "Fujitsu_iRMC_CI", 13264, "Fujitsu iRMC CI", ("Build succeeded",), ("Build failed",)
+)
 DELL = CiIdentity(
     "openstack-ironic-ci", 8217, "Dell EMC Ironic third-party CI", aliases=("dell-sb",)
 )

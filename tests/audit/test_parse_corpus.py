@@ -14,17 +14,14 @@ import pytest
 import yaml
 
 from driverci.audit.parse.comment import is_recheck, parse_ci_message
+from driverci.audit.parse.jobs import JobResult
 
 CORPUS = Path(__file__).parent / "corpus"
 
 KNOWN_MISREADS: dict[str, str] = {
-    "jgt-lftools-12510-ps1-started": "start messages' job links are not read as jobs",
-    "jgt-lftools-12353-ps3-started-1of2": "start messages' job links are not read as jobs",
-    "jgt-lftools-12510-ps10-started-unvote": "start messages' job links are not read as jobs",
     "jgt-globaljjb-11940-ps4-failed-headline-but-success": (
         "the explicit 'Build Failed' wins over a Verified+1 by design"
     ),
-    "rc-lf-12089-ps8-with-inline-count": "'(1 comment)' before 'recheck' is not yet skipped",
     "rc-kata-proxy-193-zuul-recheck-with-prose": "GitHub's /zuul-recheck is not Gerrit syntax",
     "rc-kata-proxy-193-zuul-recheck-bare": "GitHub's /zuul-recheck is not Gerrit syntax",
     "zgh-wazo-209-human-quotes-zuul-markdown": "a person quoting Zuul: attribution decides",
@@ -44,15 +41,26 @@ def corpus() -> list[tuple[str, str, dict[str, Any]]]:
     return entries
 
 
+def _upper(result: object) -> str | None:
+    return None if result is None else str(result).upper()
+
+
+def _job(job: JobResult) -> tuple[object, ...]:
+    return (job.name, job.url, _upper(job.result), job.duration_seconds, job.non_voting)
+
+
 def reading(comment: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(what the parser says, what the corpus says) for the fields the expected reading has."""
     expected = comment["expected"]
     message = comment["message"]
     if expected["kind"] == "recheck":
-        parsed_kind = (
-            "recheck" if is_recheck(message) is not None else parse_ci_message(message).kind
+        request = is_recheck(message)
+        if request is None:
+            return {"kind": parse_ci_message(message).kind}, {"kind": "recheck"}
+        return (
+            {"kind": "recheck", "recheck_target": request.target},
+            {"kind": "recheck", "recheck_target": expected.get("recheck_target")},
         )
-        return {"kind": parsed_kind}, {"kind": "recheck"}
     parsed = parse_ci_message(message)
     got: dict[str, Any] = {"kind": parsed.kind}
     want: dict[str, Any] = {"kind": expected["kind"]}
@@ -60,16 +68,16 @@ def reading(comment: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         # A comment that names no pipeline is a check result to the judge (ingest).
         got["pipeline"] = parsed.pipeline or "check"
         want["pipeline"] = expected.get("pipeline") or "check"
+        # The links the judge probes: job URLs, "Logs:" and free-text results' links.
+        got["links"], want["links"] = list(parsed.links), expected.get("links") or []
     if expected["kind"] == "result":
         got["result"], want["result"] = parsed.result, expected["result"]
-    got["jobs"] = [
-        (j.name, j.url, j.result.upper(), j.duration_seconds, j.non_voting) for j in parsed.jobs
-    ]
+    got["jobs"] = [_job(j) for j in parsed.jobs]
     want["jobs"] = [
         (
             j["name"],
             j.get("url"),
-            str(j["result"]).upper(),
+            _upper(j["result"]),
             j.get("duration_seconds"),
             bool(j.get("non_voting", False)),
         )
@@ -83,7 +91,7 @@ ENTRIES = corpus()
 
 def test_the_corpus_spans_many_real_formats() -> None:
     families = {family for family, _, _ in ENTRIES}
-    assert len(ENTRIES) >= 40 and len(families) >= 7
+    assert len(ENTRIES) >= 80 and len(families) >= 8
     for _, name, comment in ENTRIES:
         assert comment["expected"]["kind"], f"{name}: {comment['id']} has no expected kind"
 

@@ -7,7 +7,9 @@ from hypothesis import strategies as st
 
 from driverci.audit.parse.comment import (
     KNOWN_JOB_RESULTS,
+    CiIdentity,
     JobResult,
+    RecheckAttributor,
     format_duration,
     is_recheck,
     looks_like_ci,
@@ -138,6 +140,13 @@ fragments = st.sampled_from(
         "run-",
         "Merge Failed",
         "Starting check jobs",
+        "Build Started ",
+        "PASSED",
+        "FAILED: ",
+        "recheck",
+        "recheck-",
+        "(1 comment)",
+        ": Looks good to me",
         "wiki",
         "\n",
         "\n\n",
@@ -155,12 +164,18 @@ adversarial_texts = st.one_of(st.text(), st.lists(fragments, max_size=40).map(""
 def test_parsing_never_raises_and_always_answers_consistently(text: str) -> None:
     parsed = parse_ci_message(text)
     is_recheck(text, ["dell", "Fujitsu iRMC CI"])
+    request = RecheckAttributor(
+        [CiIdentity("dell-ci", None, "Dell CI", recheck_patterns=(r"^check dell",))],
+        [r"(?i)^\s*recheck\s*$", r"(?i)^\s*{ci}\s*:\s*recheck\s*$"],
+    ).request(text)
     looks_like_ci(text)
 
+    assert request is None or request.all_systems == (request.target is None)
     assert parsed.result in ("SUCCESS", "FAILURE", "UNKNOWN")
     assert parsed.is_parseable == (not (parsed.kind == "result" and parsed.result == "UNKNOWN"))
     if parsed.result_source == "jobs":
         assert parsed.result == overall_from_jobs(parsed.jobs)
     for job in parsed.jobs:
-        assert job.name and job.result
+        # Only a start message announces jobs that have no result yet.
+        assert job.name and (job.result or parsed.kind == "start")
         assert job.duration_seconds is None or job.duration_seconds >= 0

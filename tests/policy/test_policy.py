@@ -104,7 +104,12 @@ def test_recheck_comments_are_recognised(ironic: Policy) -> None:
     assert ironic.is_recheck("Patch Set 2:\n\nAcme Ironic: recheck", name, account)
     assert ironic.is_recheck("acme-ironic-ci: recheck", name, account)
     assert ironic.is_recheck("run-Acme Ironic CI", name, account)
+    assert ironic.is_recheck("Patch Set 2:\n\nrecheck-acme-ironic-ci", name, account)
+    # Gerrit 3 writes "(1 comment)" first when inline comments come with the text.
+    assert ironic.is_recheck("Patch Set 8:\n\n(1 comment)\n\nrecheck", name, account)
+    assert ironic.is_recheck("Patch Set 8:\n\nrecheck\n\ngrenade timed out", name, account)
     assert not ironic.is_recheck("Other Vendor CI: recheck", name, account)
+    assert not ironic.is_recheck("Patch Set 2:\n\nrecheck-vmware", name, account)
     assert not ironic.is_recheck("Patch Set 3: Code-Review+2\n\nplease recheck later", name)
 
 

@@ -69,12 +69,34 @@ def test_driverlog_ci_accounts_and_patterns_are_kept() -> None:
     dell = registry.ci_by_account("openstack-ironic-ci")
     assert dell is not None
     assert dell.name.endswith(" CI")
-    assert dell.success_pattern == r"dell-hw.*-tempest-dsvm-ironic-pxe_drac \S+ : SUCCESS"
+    assert dell.success_pattern == [r"dell-hw.*-tempest-dsvm-ironic-pxe_drac \S+ : SUCCESS"]
     for account in ("Fujitsu_iRMC_CI", "proliantci", "ufcg-oneview-ci", "cisco_ironic_ci"):
         assert registry.ci_by_account(account) is not None, account
     zuul = registry.ci_by_account(22348)
     assert zuul is not None and zuul.kind == "upstream"
     assert registry.ci_by_account("22348") is zuul
+
+
+def test_a_ci_may_list_a_result_pattern_per_driver_and_its_own_recheck_syntax(
+    tmp_path: Path, shipped_text: str
+) -> None:
+    # DriverLog keeps a pattern pair per driver (VMware's three); one pattern stays a list of one.
+    text = shipped_text.replace(
+        "    success_pattern: Build succeeded\n    failure_pattern: Build failed\n",
+        "    success_pattern: [Build succeeded, 'irmc-\\S+ \\S+ : SUCCESS']\n"
+        "    failure_pattern: Build failed\n"
+        "    recheck_pattern: '^recheck[- ]irmc\\s*$'\n",
+        1,
+    )
+    path = tmp_path / "registry.yaml"
+    path.write_text(text)
+
+    fujitsu = load_registry(path).ci_by_account("Fujitsu_iRMC_CI")
+
+    assert fujitsu is not None
+    assert fujitsu.success_pattern == ["Build succeeded", r"irmc-\S+ \S+ : SUCCESS"]
+    assert fujitsu.failure_pattern == ["Build failed"]
+    assert fujitsu.recheck_pattern == [r"^recheck[- ]irmc\s*$"]
 
 
 def test_a_changed_file_is_attributed_to_its_driver() -> None:
@@ -117,6 +139,16 @@ def test_a_changed_file_is_attributed_to_its_driver() -> None:
             "failure_pattern: Build failed",
             "failure_pattern: Build (failed",
             r"ci_systems\[3\]\.failure_pattern: invalid regular expression",
+        ),
+        (
+            "failure_pattern: Build failed",
+            "failure_pattern: [Build failed, 'Build (failed']",
+            r"ci_systems\[3\]\.failure_pattern: invalid regular expression 'Build \(failed'",
+        ),
+        (
+            "failure_pattern: Build failed",
+            "recheck_pattern: '^recheck'\n    failure_pattern: Build failed",
+            r"ci_systems\[3\]\.recheck_pattern: '\^recheck' matches a bare 'recheck'",
         ),
         (
             "account_id: 22348",

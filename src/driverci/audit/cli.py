@@ -92,17 +92,21 @@ def collect(
     ] = None,
     db: DbOption = None,
     registry_path: RegistryOption = None,
+    policy_path: PolicyOption = None,
 ) -> None:
     """Backfill changes, patch sets, files and review messages into the store."""
     from driverci.audit.intake.collect import RestCollector
     from driverci.audit.intake.ingest import Ingestor
     from driverci.gerrit.rest import GerritRestClient
+    from driverci.policy.loader import load_policy
     from driverci.registry.loader import load_registry
     from driverci.store.db import open_store
 
     registry = load_registry(registry_path)
+    # The policy's recheck forms decide which CI a person's recheck asks.
+    recheck_patterns = load_policy(policy_path).recheck.patterns
     store = open_store(db)
-    ingestor = Ingestor(store, registry)
+    ingestor = Ingestor(store, registry, recheck_patterns)
     if from_dump is not None:
         if follow:
             raise ConfigError("--follow needs --gerrit, not --from-dump")

@@ -44,6 +44,27 @@ def _check_regex(value: str | None) -> str | None:
     return value
 
 
+def _one_or_many(value: object) -> object:
+    """A pattern field takes one regex or a list of them (DriverLog keeps one per driver)."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else value
+
+
+def _check_regexes(values: list[str]) -> list[str]:
+    for value in values:
+        _check_regex(value)
+    return values
+
+
+def _check_recheck_regexes(values: list[str]) -> list[str]:
+    for value in _check_regexes(values):
+        # A bare "recheck" asks every CI; a CI's own pattern must not claim it.
+        if re.search(value, "recheck", re.IGNORECASE):
+            raise ValueError(f"{value!r} matches a bare 'recheck', which asks every CI")
+    return values
+
+
 def _glob_regex(pattern: str) -> re.Pattern[str]:
     """Compile a path glob: ``**`` spans directories, ``*`` and ``?`` stay within one."""
     out = ""
@@ -172,12 +193,21 @@ class CISystem(_Strict):
     voting: Voting = Field(default_factory=Voting)
     #: Answers from its contacts and other remarks (the dashboard's admin actions append here).
     notes: list[Note] = Field(default_factory=list)
-    success_pattern: str | None = None
-    failure_pattern: str | None = None
+    #: Regexes (one, or a list: DriverLog keeps a pair per driver) that read its result,
+    #: case-insensitive; an explicit "Build succeeded/failed" in a comment wins over them.
+    success_pattern: list[str] = Field(default_factory=list)
+    failure_pattern: list[str] = Field(default_factory=list)
+    #: Its own recheck syntax (regexes searched after the "Patch Set N:" line, e.g.
+    #: ``^check hyper-v``): a comment matching one asks this CI only.
+    recheck_pattern: list[str] = Field(default_factory=list)
     #: The account it used on the sandbox project, when different from ``account``.
     sandbox_account: str | None = None
 
-    _patterns_ok = field_validator("success_pattern", "failure_pattern")(_check_regex)
+    _patterns_listed = field_validator(
+        "success_pattern", "failure_pattern", "recheck_pattern", mode="before"
+    )(_one_or_many)
+    _patterns_ok = field_validator("success_pattern", "failure_pattern")(_check_regexes)
+    _recheck_ok = field_validator("recheck_pattern")(_check_recheck_regexes)
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> CISystem:

@@ -89,7 +89,8 @@ async def judge_rehearsal(
         collected = []
         async with GerritRestClient(gerrit_url) as client:
             for project in (registry.project, registry.sandbox_project):
-                summary = await RestCollector(Ingestor(store, registry), client, project).run()
+                ingestor = Ingestor(store, registry, policy.recheck.patterns)
+                summary = await RestCollector(ingestor, client, project).run()
                 collected.append(f"{project}: {summary}")
         now = datetime.now(UTC)
         survey = ArtifactSurvey(store, ProbeLimits(allow_private=True), now=now)

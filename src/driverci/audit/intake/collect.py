@@ -231,7 +231,9 @@ def collect_dump(
     # Paused before the workers fork, so they parse with it paused too.
     with cyclic_gc_paused():
         items = (
-            read_dump_parallel(path, sniffed, ingestor.registry, workers)
+            read_dump_parallel(
+                path, sniffed, ingestor.registry, workers, ingestor.classifier.recheck_patterns
+            )
             if parallel
             else read_dump(path, sniffed)
         )

@@ -142,9 +142,9 @@ class DumpTuning:
 _worker_classifier: MessageClassifier | None = None
 
 
-def _init_dump_worker(registry: Registry) -> None:
+def _init_dump_worker(registry: Registry, recheck_patterns: tuple[str, ...] = ()) -> None:
     global _worker_classifier
-    _worker_classifier = MessageClassifier(registry)
+    _worker_classifier = MessageClassifier(registry, recheck_patterns)
 
 
 def _classify_lines(path: str, first_line: int, lines: list[bytes]) -> list[DumpItem]:
@@ -161,10 +161,14 @@ def _classify_lines(path: str, first_line: int, lines: list[bytes]) -> list[Dump
 
 
 def read_dump_parallel(
-    path: Path, sniffed: Sniffed, registry: Registry, workers: int
+    path: Path,
+    sniffed: Sniffed,
+    registry: Registry,
+    workers: int,
+    recheck_patterns: tuple[str, ...] = (),
 ) -> Iterator[DumpItem]:
     """Like :func:`read_dump` for line dumps, parsed and classified by ``workers`` processes,
-    in file order."""
+    in file order (rechecks read with the policy's ``recheck_patterns``, as in-process)."""
     assert sniffed.layout is Layout.LINES, "only a line dump splits into tasks"
     # fork: workers start at once and need no importable __main__ (spawn re-runs the caller's
     # script); they only parse, never touch the store connection they inherit.
@@ -174,7 +178,10 @@ def read_dump_parallel(
     with (
         open(path, "rb") as handle,
         ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_dump_worker, initargs=(registry,)
+            workers,
+            mp_context=context,
+            initializer=_init_dump_worker,
+            initargs=(registry, recheck_patterns),
         ) as pool,
     ):
         handle.seek(sniffed.offset)

@@ -18,7 +18,7 @@ from driverci.audit.intake.normalize import (
 )
 from driverci.audit.parse.attribution import CiAttributor, CiIdentity, looks_like_ci
 from driverci.audit.parse.comment import parse_ci_message
-from driverci.audit.parse.recheck import is_recheck
+from driverci.audit.parse.recheck import RecheckAttributor
 from driverci.registry.schema import Registry
 from driverci.store.db import Store
 from driverci.store.models import PatchSet
@@ -56,10 +56,11 @@ def identities_from(registry: Registry) -> list[CiIdentity]:
             ci.account,
             ci.account_id,
             ci.name,
-            ci.success_pattern,
-            ci.failure_pattern,
+            tuple(ci.success_pattern),
+            tuple(ci.failure_pattern),
             (ci.name, ci.account),
             (ci.sandbox_account,) if ci.sandbox_account else (),
+            tuple(ci.recheck_pattern),
         )
         for ci in registry.ci_systems
     ]
@@ -85,11 +86,13 @@ class MessageClassifier:
         {"gate", "post", "promote", "periodic", "release", "tag", "deploy", "merge-check"}
     )
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, recheck_patterns: Sequence[str] = ()) -> None:
         self.registry = registry
+        #: The policy's ``recheck.patterns`` (``{ci}`` for a CI's names), kept for workers.
+        self.recheck_patterns = tuple(recheck_patterns)
         self._identities = identities_from(registry)
         self._attributor = CiAttributor(self._identities)
-        self._ci_names = [name for i in self._identities for name in i.recheck_names]
+        self._rechecks = RecheckAttributor(self._identities, self.recheck_patterns)
 
     def classify(self, msg: NormalizedMessage) -> Classification:
         """(ci_account, result, parse_status, job links, all jobs failed)."""
@@ -109,20 +112,15 @@ class MessageClassifier:
         if identity is None and (msg.service_user or looks_like_ci(msg.author_name or "")):
             account = msg.author_username or msg.author_name  # an unregistered CI
         if account is None:
-            request = is_recheck(msg.message, self._ci_names)
+            # Stored with the account of the one CI asked, or none when it asks every CI.
+            request = self._rechecks.request(msg.message)
             if request is not None:
-                target = request.target
-                ci = (
-                    self.registry.ci_by_name(target) or self.registry.ci_by_account(target)
-                    if target
-                    else None
-                )
-                return (ci.account if ci else target), None, "recheck", None, False
+                return request.target, None, "recheck", None, False
             return None, None, "human", None, False
         parsed = parse_ci_message(
             msg.message,
-            success_pattern=identity.success_pattern if identity else None,
-            failure_pattern=identity.failure_pattern if identity else None,
+            success_pattern=identity.success_patterns if identity else None,
+            failure_pattern=identity.failure_patterns if identity else None,
         )
         if (parsed.kind != "result" and parsed.is_parseable) or (
             parsed.pipeline or "check"
@@ -132,9 +130,11 @@ class MessageClassifier:
         if not parsed.is_parseable or parsed.result == "UNKNOWN":
             return account, "UNKNOWN", "unparseable", None, False
         jobs = parsed.jobs
-        # Links never contain whitespace (the job line grammar), so a newline separates them.
-        urls = "\n".join([j.url for j in jobs if j.url]) or None
-        all_failed = bool(jobs) and all(j.result != "SUCCESS" for j in jobs)
+        # Job links first (the probe fetches the first), then the message's other result
+        # links ("Logs: ...", "PASSED: <url>"). Links hold no whitespace: a newline parts them.
+        job_urls = [j.url for j in jobs if j.url]
+        urls = "\n".join(dict.fromkeys([*job_urls, *parsed.links])) or None
+        all_failed = bool(jobs) and not any(j.succeeded for j in jobs)
         return account, parsed.result, "result", urls, all_failed
 
     def classify_change(self, change: NormalizedChange) -> NormalizedChange:
@@ -149,10 +149,12 @@ class Ingestor:
 
     NON_CHECK_PIPELINES = MessageClassifier.NON_CHECK_PIPELINES
 
-    def __init__(self, store: Store, registry: Registry) -> None:
+    def __init__(
+        self, store: Store, registry: Registry, recheck_patterns: Sequence[str] = ()
+    ) -> None:
         self.store = store
         self.registry = registry
-        self.classifier = MessageClassifier(registry)
+        self.classifier = MessageClassifier(registry, recheck_patterns)
 
     def classify(self, msg: NormalizedMessage) -> Classification:
         """(ci_account, result, parse_status, job links, all jobs failed)."""

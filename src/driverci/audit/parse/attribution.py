@@ -27,12 +27,16 @@ class CiIdentity:
     account_id: int | None
     #: Gerrit display name ("Vendor Product CI").
     name: str | None
-    success_pattern: str | None = None
-    failure_pattern: str | None = None
-    #: Names it answers to in ``<name>: recheck`` and ``run-<name>``.
+    #: Its own result regexes (DriverLog's, one pair per driver it tests), case-insensitive.
+    success_patterns: tuple[str, ...] = ()
+    failure_patterns: tuple[str, ...] = ()
+    #: Names it answers to in ``recheck-<name>``, ``<name>: recheck`` and ``run-<name>``
+    #: (besides its username, display name and display name without " CI").
     recheck_names: tuple[str, ...] = ()
     #: Other usernames it posts as (e.g. a separate sandbox account).
     aliases: tuple[str, ...] = ()
+    #: Its own declared recheck regexes (``check hyper-v``), searched after the header.
+    recheck_patterns: tuple[str, ...] = ()
 
 
 def _account_id(value: object) -> int | None:

@@ -8,7 +8,11 @@ One regular expression reads every form seen on OpenStack's Gerrit:
   Trigger with "URL to post" set to ``* $JOB_NAME $BUILD_URL``);
 - Gerrit Trigger's default ``http://jenkins/job/x/12/ : SUCCESS`` (name taken from the URL);
 - a bare ``job http://logs/x : SUCCESS`` without a bullet (DriverLog's patterns allow it);
-- markdown: ``* [job](url) : SUCCESS``, ``- `job` <url> : **FAILURE**``, indented lists.
+- markdown: ``* [job](url) : SUCCESS``, ``- `job` <url> : **FAILURE**``, indented lists;
+- a result in plain words after a link, with Zuul's duration: Hyper-V CI's 2014
+  ``- http://64.119.130.115/92468/1/ : Looks good to me in 36m 10s``;
+- Gerrit Trigger's start line ``Build Started http://jenkins/job/x/12/ (1/2)``: a job with no
+  result yet (:func:`extract_started_jobs`).
 
 ciwatch's ``[-*]\\s+([^\\s*]+)\\s+(http[^\\s*]+) : (FAILURE|SUCCESS|NOT_REGISTERED|UNSTABLE)`` is
 a subset. Results are kept as written; comparisons use their upper-case form.
@@ -25,8 +29,10 @@ from typing import Literal
 __all__ = [
     "KNOWN_JOB_RESULTS",
     "NEUTRAL_JOB_RESULTS",
+    "PASSING_JOB_RESULTS",
     "JobResult",
     "extract_jobs",
+    "extract_started_jobs",
     "format_duration",
     "overall_from_jobs",
     "parse_duration",
@@ -61,6 +67,13 @@ KNOWN_JOB_RESULTS: frozenset[str] = frozenset(
 #: Results that neither pass nor fail a buildset: Zuul reports "Build succeeded" when the only
 #: non-SUCCESS voting jobs were SKIPPED (a parent asked to skip its children).
 NEUTRAL_JOB_RESULTS: frozenset[str] = frozenset({"SUCCESS", "SKIPPED"})
+#: Results (upper-cased) that mean the job passed. Besides Zuul's SUCCESS, vendor CIs wrote
+#: "PASSED" or Gerrit's Verified+1 descriptions ("Looks good to me", "Works for me").
+PASSING_JOB_RESULTS: frozenset[str] = frozenset(
+    {"SUCCESS", "SUCCEEDED", "SUCCESSFUL", "PASSED", "PASS", "OK"}
+    | {"LOOKS GOOD TO ME", "WORKS FOR ME", "VERIFIED"}
+)
+_NOT_AGAINST = NEUTRAL_JOB_RESULTS | PASSING_JOB_RESULTS
 
 _KNOWN_ALTERNATION = "|".join(sorted(KNOWN_JOB_RESULTS, key=len, reverse=True))
 
@@ -82,6 +95,13 @@ _DURATION_TEXT = re.compile(
     r"[ \t]*(?=\d)(?:(?P<h>\d+)[ \t]*h[ \t]*)?(?:(?P<m>\d+)[ \t]*m(?:in)?[ \t]*)?"
     r"(?:(?P<s>\d+)[ \t]*s(?:ec)?)?[ \t]*"
 )
+# A link, then " : ", then a result in words (letters, spaces, apostrophes) and a duration:
+# without the duration a line like "- http://wiki : for more help" would pass for a job.
+_WORDS_JOB_LINE = re.compile(
+    r"^[ \t>]*(?:[-*+\u2022][ \t]+)?(?:(?P<name>[^\s:]+)[ \t]+)?<?(?P<url>https?://[^\s>]+)>?"
+    r"[ \t]+:[ \t]*(?P<result>[A-Za-z][A-Za-z' ]*?[A-Za-z])(?P<rest>[ \t]+in[ \t]+\d[^\n]*)$"
+)
+_STARTED_LINE = re.compile(r"^[ \t]*Build Started[ \t]+<?(?P<url>https?://[^\s>]+)", re.MULTILINE)
 _NON_VOTING = "(non-voting)"
 _JENKINS_JOB_SEGMENT = re.compile(r"/job/([^/\s]+)")
 _NAME_DECORATION = "`*"
@@ -93,8 +113,9 @@ class JobResult:
 
     name: str
     url: str | None
-    #: As written (``SUCCESS``, ``FAILURE``, ``POST_FAILURE``, ``Success`` ...).
-    result: str
+    #: As written (``SUCCESS``, ``FAILURE``, ``POST_FAILURE``, ``Success``, ``Looks good to
+    #: me`` ...); None for a job a start message announces (it has no result yet).
+    result: str | None
     duration_seconds: int | None = None
     non_voting: bool = False
     #: Text after the result, minus the duration and "(non-voting)" (Zuul's error detail,
@@ -103,12 +124,17 @@ class JobResult:
 
     @property
     def succeeded(self) -> bool:
-        return self.result.upper() == "SUCCESS"
+        """True when the result says the job passed (SUCCESS, PASSED, "Looks good to me" ...)."""
+        return self.result is not None and self.result.upper() in PASSING_JOB_RESULTS
 
     @property
     def counts_against(self) -> bool:
-        """True when this job fails the buildset: voting and neither SUCCESS nor SKIPPED."""
-        return not self.non_voting and self.result.upper() not in NEUTRAL_JOB_RESULTS
+        """True when this job fails the buildset: voting, finished, neither passed nor SKIPPED."""
+        return (
+            not self.non_voting
+            and self.result is not None
+            and self.result.upper() not in _NOT_AGAINST
+        )
 
 
 def _seconds(match: re.Match[str]) -> int | None:
@@ -189,11 +215,42 @@ def extract_jobs(text: str) -> tuple[JobResult, ...]:
     # Line by line, and only lines that can hold one: a MULTILINE search would try the
     # pattern at every character of the message.
     for line in text.split("\n"):
-        if (" :" in line or "\t:" in line) and (match := _JOB_LINE.match(line)) is not None:
+        if " :" not in line and "\t:" not in line:
+            continue
+        job: JobResult | None = None
+        if (match := _JOB_LINE.match(line)) is not None:
             job = _job_from_match(match)
-            if job is not None:
-                jobs.append(job)
+        elif "://" in line and (words := _WORDS_JOB_LINE.match(line)) is not None:
+            job = _job_from_words(words)
+        if job is not None:
+            jobs.append(job)
     return tuple(jobs)
+
+
+def _job_from_words(match: re.Match[str]) -> JobResult:
+    name, url, result, rest = match.group("name", "url", "result", "rest")
+    duration_seconds, non_voting, comment = _after_result(rest)
+    return JobResult(
+        name.strip(_NAME_DECORATION) if name else _name_from_url(url),
+        url,
+        result,
+        duration_seconds,
+        non_voting,
+        comment,
+    )
+
+
+def extract_started_jobs(text: str) -> tuple[JobResult, ...]:
+    """The jobs a Gerrit Trigger start message announces (``Build Started <build url>``).
+
+    Each has the build's link and no result; its name is the URL's Jenkins job segment.
+    """
+    if "Build Started" not in text:
+        return ()
+    return tuple(
+        JobResult(_name_from_url(url), url, None)
+        for url in (match.group("url") for match in _STARTED_LINE.finditer(text))
+    )
 
 
 def overall_from_jobs(jobs: Iterable[JobResult]) -> Literal["SUCCESS", "FAILURE", "UNKNOWN"]:
@@ -215,11 +272,11 @@ def render_zuul_job_line(job: JobResult) -> str:
     elapsed = "" if job.duration_seconds is None else f" in {format_duration(job.duration_seconds)}"
     voting = f" {_NON_VOTING}" if job.non_voting else ""
     comment = f" {job.comment}" if job.comment else ""
-    return f"- {job.name}{url} : {job.result}{elapsed}{voting}{comment}"
+    return f"- {job.name}{url} : {job.result or ''}{elapsed}{voting}{comment}"
 
 
 def render_infra_job_line(job: JobResult) -> str:
     """The line infra's template asks for (``* name url : RESULT comment``)."""
     url = f" {job.url}" if job.url else ""
     comment = f" {job.comment}" if job.comment else ""
-    return f"* {job.name}{url} : {job.result}{comment}"
+    return f"* {job.name}{url} : {job.result or ''}{comment}"
