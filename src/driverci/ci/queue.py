@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from driverci.ci.decide import RECHECK, Decision, PatchSetFacts, intake_key
@@ -254,23 +254,21 @@ class RunQueue:
 
     def has_run(self, change: int, patch_set: int) -> bool:
         """Any run of this patch set that is not cancelled (pending, reported or errored)."""
-        with self.store.transaction() as session:
-            count = session.execute(
-                select(func.count())
-                .select_from(CIRun)
-                .where(
-                    CIRun.ci_account == self.ci_account,
-                    CIRun.change_number == change,
-                    CIRun.patch_set == patch_set,
-                    CIRun.state != CANCELLED,
-                )
-            ).scalar_one()
-            return bool(count)
+        return self._any_run(change, patch_set, CIRun.state != CANCELLED)
 
     def has_recheck_run_near(
         self, change: int, patch_set: int, moment: dt.datetime, slack: dt.timedelta
     ) -> bool:
         """A recheck run of this patch set (any state) triggered within SLACK of MOMENT."""
+        return self._any_run(
+            change,
+            patch_set,
+            CIRun.trigger == RECHECK,
+            CIRun.triggered_at >= moment - slack,
+            CIRun.triggered_at <= moment + slack,
+        )
+
+    def _any_run(self, change: int, patch_set: int, *conditions: ColumnElement[bool]) -> bool:
         with self.store.transaction() as session:
             count = session.execute(
                 select(func.count())
@@ -279,9 +277,7 @@ class RunQueue:
                     CIRun.ci_account == self.ci_account,
                     CIRun.change_number == change,
                     CIRun.patch_set == patch_set,
-                    CIRun.trigger == RECHECK,
-                    CIRun.triggered_at >= moment - slack,
-                    CIRun.triggered_at <= moment + slack,
+                    *conditions,
                 )
             ).scalar_one()
             return bool(count)
