@@ -25,6 +25,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+import driverci
 from driverci.audit.parse.comment import parse_ci_message
 from driverci.realgerrit.provision import (
     Account,
@@ -303,8 +304,12 @@ def test_the_judge_collects_from_real_gerrit_and_its_figures_match_what_happened
     story: Story, tmp_path: Path
 ) -> None:
     registry = judge_registry(story, tmp_path / "registry.yaml")
+    # The shipped Ironic policy, for the story's project (a policy names its project).
+    policy = tmp_path / "policy.yaml"
+    shipped = (Path(driverci.__file__).parent / "data" / "policy.yaml").read_text()
+    policy.write_text(shipped.replace("project: openstack/ironic", f"project: {story.project}", 1))
     db = f"sqlite:///{tmp_path / 'judge.sqlite'}"
-    common = ["--db", db, "--registry", str(registry)]
+    common = ["--db", db, "--registry", str(registry), "--policy", str(policy)]
     collect = subprocess.run(
         [
             DRIVERCI,
