@@ -20,6 +20,7 @@ TABLES = [
     "changes",
     "ci_job_results",
     "ci_runs",
+    "ci_testbeds",
     "collect_cursors",
     "meta",
     "patch_set_files",
@@ -31,7 +32,7 @@ TABLES = [
 
 def test_a_fresh_database_is_migrated_to_the_full_schema(store: Store) -> None:
     assert store.table_names() == TABLES
-    assert current_revision(store.engine) == "0006"
+    assert current_revision(store.engine) == "0007"
 
 
 def test_migrations_create_exactly_what_the_models_describe(store: Store) -> None:

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from driverci.errors import ConfigError
 from driverci.yamlload import load_yaml_model
@@ -112,6 +112,46 @@ class LogsConfig(_Strict):
         return value
 
 
+class TestbedConfig(_Strict):
+    """One machine under test (a server with a BMC), used by one job at a time."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    labels: list[str] = Field(min_length=1, description="what it offers, e.g. [idrac, redfish]")
+    bmc: str | None = Field(None, description="BMC address given to the job (BMC_ADDRESS)")
+    # A file of the BMC's credentials, relative to ci.yaml. Only the executor reads it, and
+    # only for a job that holds this testbed; it is hidden from every job's sandbox.
+    credentials: Path | None = None
+
+
+class CeleryConfig(_Strict):
+    """``executor: celery``: jobs go to Celery workers (``driverci ci worker``) on many hosts."""
+
+    broker: str = Field("amqp://guest@127.0.0.1:5672//", description="RabbitMQ URL")
+    # Result backend, testbed locks and cancellation flags.
+    backend: str = Field("redis://127.0.0.1:6379/0", description="Redis URL")
+    # Passwords kept out of ci.yaml: inserted into the URLs as user:password@.
+    broker_password_file: Path | None = None
+    backend_password_file: Path | None = None
+    queue_prefix: str = Field("driverci", pattern=r"^[A-Za-z0-9_.\-]+$")
+    lock_ttl: int = Field(
+        60, ge=2, description="seconds: a dead worker's testbed lock expires after this"
+    )
+
+    @field_validator("broker")
+    @classmethod
+    def _amqp_url(cls, value: str) -> str:
+        if not value.startswith(("amqp://", "amqps://", "pyamqp://")):
+            raise ValueError("must be an amqp:// URL (RabbitMQ)")
+        return value
+
+    @field_validator("backend")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://")):
+            raise ValueError("must be a redis:// URL")
+        return value
+
+
 class EmailConfig(_Strict):
     smtp: str = "127.0.0.1:25"
     sender: str = "driverci@localhost"
@@ -126,10 +166,14 @@ class CIConfig(_Strict):
     started: dt.date
     wiki: str
     pipeline: str = "check"
-    slots: int = Field(1, ge=1)
-    testbeds: dict[str, int] = Field(
-        default_factory=dict, description="label -> slots, for labelled jobs"
+    slots: int = Field(1, ge=1, description="runs at once")
+    # Declared testbeds; ``{label: n}`` is the short form for n anonymous ones per label.
+    testbeds: list[TestbedConfig] = Field(default_factory=list)
+    testbed_max_failures: int = Field(
+        3, ge=1, description="failed jobs in a row that take a testbed out of service"
     )
+    executor: Literal["local", "celery"] = "local"
+    celery: CeleryConfig | None = None
     recheck: str = r"(?i)^(Patch Set \d+:)?\s*recheck\s*$"
     ignore_accounts: list[str] = Field(default_factory=list, description="bots to ignore")
     test_wip: bool = False
@@ -148,6 +192,23 @@ class CIConfig(_Strict):
     email: EmailConfig | None = None
 
     _recheck_ok = field_validator("recheck")(_regex)
+    #: The ci.yaml this was loaded from (hidden from jobs with the CI's other files).
+    _source: Path | None = PrivateAttr(None)
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    @field_validator("testbeds", mode="before")
+    @classmethod
+    def _short_form(cls, value: object) -> object:
+        if isinstance(value, dict):  # {label: n}: n anonymous testbeds <label>-1..n
+            return [
+                {"name": f"{label}-{index}", "labels": [label]}
+                for label, count in value.items()
+                for index in range(1, int(count) + 1)
+            ]
+        return value
 
     @field_validator("exclusions")
     @classmethod
@@ -166,10 +227,21 @@ class CIConfig(_Strict):
         names = [job.name for job in self.jobs]
         if len(names) != len(set(names)):
             raise ValueError("job names must be unique")
+        offered = {label for testbed in self.testbeds for label in testbed.labels}
         for job in self.jobs:
-            if job.label is not None and job.label not in self.testbeds:
-                raise ValueError(f"job {job.name}: label {job.label!r} is not in testbeds")
+            if job.label is not None and job.label not in offered:
+                raise ValueError(f"job {job.name}: no testbed has the label {job.label!r}")
+        testbeds = [testbed.name for testbed in self.testbeds]
+        if len(testbeds) != len(set(testbeds)):
+            raise ValueError("testbed names must be unique")
+        if self.executor == "celery" and self.celery is None:
+            self.celery = CeleryConfig.model_validate({})
         return self
+
+    @property
+    def labels(self) -> list[str]:
+        """The testbed labels the jobs ask for, in job order."""
+        return list(dict.fromkeys(job.label for job in self.jobs if job.label))
 
 
 def load_ci_config(path: Path) -> CIConfig:
@@ -190,6 +262,17 @@ def load_ci_config(path: Path) -> CIConfig:
     logs = config.logs
     logs.s3_credentials_file = rel(logs.s3_credentials_file) or logs.s3_credentials_file
     config.policy = rel(config.policy) or config.policy
+    for testbed in config.testbeds:
+        testbed.credentials = rel(testbed.credentials) or testbed.credentials
+    if config.celery is not None:
+        celery = config.celery
+        celery.broker_password_file = (
+            rel(celery.broker_password_file) or celery.broker_password_file
+        )
+        celery.backend_password_file = (
+            rel(celery.backend_password_file) or celery.backend_password_file
+        )
+    config._source = path.resolve()
     for job in config.jobs:
         for step in job.steps:
             step.playbook = rel(step.playbook) or step.playbook

@@ -3,7 +3,9 @@
 Steps run with ``/bin/sh -c`` (or ``ansible-runner`` for a playbook) in the checkout, in an
 environment built from scratch: PATH (the CI's Python first, so ``python -m stestr`` finds
 the CI's virtualenv), HOME, LANG, TMPDIR and Zuul-like variables. Nothing of the CI's own
-environment reaches a job, nor its Gerrit password, SSH key or their paths.
+environment reaches a job, nor its Gerrit password, SSH key or their paths. A job holding a
+testbed gets that testbed's BMC address and a copy of its credentials file, and nothing of
+the other testbeds'. The same executor runs inside each Celery worker (``ci/workers``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import sys
 import time
 from datetime import UTC, datetime
@@ -31,7 +34,7 @@ from driverci.ci.publish import (
     write_manifest,
 )
 from driverci.ci.sandbox import LineBuffer, Sandbox, SandboxMode
-from driverci.ci.scrub import Scrubber
+from driverci.ci.scrub import Scrubber, secret_values
 from driverci.ci.workspace import BASE_PATH, Checkout, Workspace
 
 log = logging.getLogger(__name__)
@@ -50,11 +53,18 @@ class LocalExecutor:
     )
     KEEP_WORKSPACES = False  # True keeps <workspace_root>/<run_id> for debugging
 
+    TESTBED_DIR = "testbed"  # under the job's directory: the held testbed's credentials
+
     def __init__(
-        self, config: CIConfig, workspace_root: Path, sandbox_mode: SandboxMode = "auto"
+        self,
+        config: CIConfig,
+        workspace_root: Path,
+        sandbox_mode: SandboxMode = "auto",
+        name: str | None = None,
     ) -> None:
         self.config = config
         self.workspace_root = workspace_root
+        self.name = name or socket.gethostname()
         self.publisher = LogPublisher(config.logs)  # ConfigError now if the backend can't work
         playbook_dirs = [
             step.playbook.resolve().parent
@@ -66,15 +76,33 @@ class LocalExecutor:
             sandbox_mode, hidden_dirs=self._secret_dirs(), shown_dirs=playbook_dirs
         )
 
+    def _secret_files(self) -> list[Path]:
+        config, gerrit = self.config, self.config.gerrit
+        files = [gerrit.http_password_file, gerrit.ssh_key, config.logs.s3_credentials_file]
+        files += [testbed.credentials for testbed in config.testbeds]
+        if config.celery is not None:
+            files += [config.celery.broker_password_file, config.celery.backend_password_file]
+        return [path for path in files if path is not None]
+
     def _secret_dirs(self) -> list[Path]:
-        gerrit = self.config.gerrit
-        secrets = (gerrit.http_password_file, gerrit.ssh_key, self.config.logs.s3_credentials_file)
-        files = [p for p in secrets if p is not None]
-        return [p.resolve().parent for p in files] + [Path.home() / ".ssh"]
+        """Hidden from jobs: the secrets' directories, ~/.ssh, ci.yaml's own directory and
+        the state database's (a job's run directory is shown again even when under one)."""
+        dirs = [path.resolve().parent for path in self._secret_files()]
+        dirs.append(Path.home() / ".ssh")
+        if self.config.source is not None:
+            dirs.append(self.config.source.parent)
+        if self.config.state.startswith("sqlite:///"):
+            dirs.append(Path(self.config.state.removeprefix("sqlite:///")).resolve().parent)
+        return dirs
 
     def scrubber(self) -> Scrubber:
-        password = read_secret(self.config.gerrit.http_password_file, "the Gerrit HTTP password")
-        secrets = [password] if password else []
+        """Every secret this CI knows: the Gerrit password, the S3 keys, the broker's and
+        the backend's passwords, every testbed's credentials (whichever the job held)."""
+        secrets: list[str] = []
+        for path in self._secret_files():
+            if path == self.config.gerrit.ssh_key or not path.is_file():
+                continue  # a worker host keeps only what it needs; private keys are masked
+            secrets += secret_values(read_secret(path, "a secret file") or "")
         if self.config.logs.s3_credentials_file is not None:
             from driverci.ci.s3 import read_s3_credentials  # boto3 only when S3 is configured
 
@@ -105,7 +133,34 @@ class LocalExecutor:
             "LOG_PATH": request.log_path,
             "LOG_URL": request.log_url,
             "DRIVERCI_DRIVER": request.driver,
+            **self._testbed_env(request, workspace),
         }
+
+    def _testbed_env(self, request: JobRequest, workspace: Workspace) -> dict[str, str]:
+        testbed = request.testbed
+        if testbed is None:
+            return {}
+        env = {
+            "DRIVERCI_TESTBED": testbed.name,
+            "DRIVERCI_TESTBED_LABELS": ",".join(testbed.labels),
+        }
+        if testbed.bmc is not None:
+            env["BMC_ADDRESS"] = testbed.bmc
+        if testbed.credentials is not None:
+            env["BMC_CREDENTIALS"] = str(workspace.job_dir / self.TESTBED_DIR / "credentials")
+        return env
+
+    def _give_testbed_credentials(self, request: JobRequest, workspace: Workspace) -> None:
+        """A private copy of the held testbed's credentials in the job's own directory (the
+        originals sit in a directory hidden from the sandbox)."""
+        testbed = request.testbed
+        if testbed is None or testbed.credentials is None:
+            return
+        text = read_secret(testbed.credentials, f"the credentials of testbed {testbed.name}")
+        target = workspace.job_dir / self.TESTBED_DIR / "credentials"
+        target.parent.mkdir(mode=0o700, exist_ok=True)
+        target.write_text((text or "") + "\n", encoding="utf-8")
+        target.chmod(0o600)
 
     async def run(self, request: JobRequest, cancel: asyncio.Event) -> JobOutcome:
         started = datetime.now(UTC)
@@ -149,6 +204,7 @@ class LocalExecutor:
                 result, detail = _checkout_result(checkout)
                 if checkout.result == "ready":
                     env = self.job_env(request, workspace, checkout)
+                    self._give_testbed_credentials(request, workspace)
                     if any(step.playbook is not None for step in request.job.steps):
                         self._prepare_ansible(workspace, env)
                     await self.sandbox.prepare(workspace.job_dir)
@@ -166,7 +222,8 @@ class LocalExecutor:
                 detail = (detail + "; " if detail else "") + "output truncated at the size cap"
         finally:
             output.close()
-        outcome = JobOutcome(result, request.log_url, started, datetime.now(UTC), tests, detail)
+        finished = datetime.now(UTC)
+        outcome = JobOutcome(result, request.log_url, started, finished, tests, detail, self.name)
         return outcome, checkout
 
     async def _header(self, request: JobRequest, output: JobOutput, started: datetime) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from driverci.ci.config import JobConfig, ResultName
+from driverci.ci.config import JobConfig, ResultName, TestbedConfig
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class JobRequest:
     ci_name: str
     log_path: str  # <NN>/<change>/<patchset>/<pipeline>/<job>/<uuid7>
     log_url: str  # public URL of that directory (ends with /)
+    attempt: int = 1  # a crashed or errored run is tried again as attempt 2
+    testbed: TestbedConfig | None = None  # what the job holds (for a labelled job)
 
 
 @dataclass
@@ -56,6 +58,7 @@ class JobOutcome:
     finished: datetime
     tests: TestCounts = field(default_factory=TestCounts)
     detail: str = ""  # one line for the operator (why ERROR / MERGE_CONFLICT)
+    executor: str = ""  # who ran it: this host, or the Celery worker's name
 
     @property
     def duration_seconds(self) -> int:

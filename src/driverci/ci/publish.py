@@ -105,6 +105,9 @@ def write_manifest(
         "duration_seconds": outcome.duration_seconds,
         "tests": asdict(outcome.tests),
         "log_url": request.log_url,
+        "attempt": request.attempt,
+        "testbed": request.testbed.name if request.testbed else None,
+        "executor": outcome.executor,
     }
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 

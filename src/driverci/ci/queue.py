@@ -66,6 +66,8 @@ class JobRecord:
     tests_failed: int = 0
     tests_skipped: int = 0
     detail: str = ""
+    testbed: str = ""
+    executor: str = ""
 
     @classmethod
     def of(cls, row: CIJobResult) -> JobRecord:
@@ -157,13 +159,15 @@ class RunQueue:
 
     # -- scheduling ---------------------------------------------------------------------------
 
-    def waiting(self, limit: int = 1000) -> list[CIRun]:
-        """Queued runs, earliest deadline first (then oldest trigger)."""
+    def waiting(self, limit: int = 1000, order: str = "deadline") -> list[CIRun]:
+        """Queued runs, earliest deadline first (then oldest trigger); ``order="fifo"``
+        serves them as they were queued instead (the benchmark's comparison)."""
+        keys = (CIRun.id,) if order == "fifo" else (CIRun.deadline, CIRun.triggered_at, CIRun.id)
         with self.store.transaction() as session:
             rows = session.execute(
                 select(CIRun)
                 .where(CIRun.ci_account == self.ci_account, CIRun.state == QUEUED)
-                .order_by(CIRun.deadline, CIRun.triggered_at, CIRun.id)
+                .order_by(*keys)
                 .limit(limit)
             ).scalars()
             return list(rows)

@@ -111,12 +111,20 @@ class Sandbox:
         # stays visible even when it lives under /tmp or beside a secrets directory.
         args = [self.BWRAP, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         args += ["--tmpfs", "/tmp"]
-        # The CI's own Python (jobs run `python -m stestr` from it) may live under /tmp,
-        # e.g. a CI checkout there: show it again, read-only, above the private /tmp.
-        for tool_dir in [*_python_dirs_under("/tmp"), *self.shown_dirs]:
-            args += ["--ro-bind", str(tool_dir), str(tool_dir)]
         for hidden in self.hidden_dirs:
             args += ["--tmpfs", str(hidden)]
+        # The CI's Python (jobs run `python -m stestr` from it) may live under /tmp or in a
+        # hidden directory (a virtualenv beside ci.yaml): shown again, read-only.
+        python_dirs = [
+            d for root in ("/tmp", *self.hidden_dirs) for d in _python_dirs_under(str(root))
+        ]
+        shown = [*python_dirs, *self.shown_dirs]
+        for tool_dir in shown:
+            args += ["--ro-bind", str(tool_dir), str(tool_dir)]
+        # A shown directory (a playbook's, beside ci.yaml) may hold a hidden one: hide again.
+        for hidden in self.hidden_dirs:
+            if any(hidden.is_relative_to(tool_dir) for tool_dir in shown):
+                args += ["--tmpfs", str(hidden)]
         args += ["--bind", str(run_dir), str(run_dir)]
         args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "driverci-job"]
         args += ["--die-with-parent", "--new-session", "--chdir", str(cwd), "--"]

@@ -59,3 +59,25 @@ class Scrubber:
 def looks_like_text(data: bytes) -> bool:
     """Text files are scrubbed; binary ones (NUL bytes in the first block) are copied as is."""
     return b"\0" not in data[:8192]
+
+
+def secret_values(text: str) -> list[str]:
+    """The secrets in a secret file: the whole of a one-line file (a password), else the
+    values of ``key: value`` / ``key=value`` lines whose key looks secret (credentials,
+    INI and YAML files), and of every line that is not such a pair."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) == 1 and not _PAIR.match(lines[0]):
+        return lines
+    found: list[str] = []
+    for line in lines:
+        if line.startswith(("#", ";", "[")):
+            continue
+        pair = _PAIR.match(line)
+        if pair is None:
+            found.append(line)
+        elif Scrubber.SECRET_NAME.search(pair["key"]) or "pass" in pair["key"].lower():
+            found.append(pair["value"].strip().strip("'\""))
+    return found
+
+
+_PAIR = re.compile(r"^(?P<key>[A-Za-z_][\w.\-]*)\s*[:=]\s*(?P<value>.*)$")

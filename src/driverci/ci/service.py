@@ -1,11 +1,12 @@
 """The reference CI as one service: listen -> decide -> queue -> execute -> report.
 
-    service = CIService(config)          # LocalExecutor, store at config.state
+    service = CIService(config)          # the executor ci.yaml names, store at config.state
     await service.run()                  # until stop() or cancellation
 
-Capacity: a run holds one of ``slots`` testbeds while its jobs run one after another in one
-workspace, plus one slot of each testbed label its jobs use. Every run has the same jobs,
-so serving the queue in deadline order never lets a later run overtake an earlier one.
+Capacity: a run holds one of ``slots`` while its jobs run one after another, and for each
+testbed label its jobs use, one testbed of the pool (``ci/pool.py``). Every run has the same
+jobs, so serving the queue in deadline order never lets a later run overtake an earlier one,
+whether the jobs run here (local executor) or on Celery workers on other hosts.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from driverci.ci.config import CIConfig, read_secret
+from driverci.ci.config import CIConfig, TestbedConfig, read_secret
 from driverci.ci.decide import Decision, PatchSetFacts, deadline_for
 from driverci.ci.email import Notifier
 from driverci.ci.listen import Listener
 from driverci.ci.model import Executor, JobOutcome, JobRequest, PatchSetTarget
+from driverci.ci.pool import TestbedPool
 from driverci.ci.queue import CANCELLED, ERROR, JobRecord, RunQueue, utc_now
 from driverci.ci.report import Reporter, run_result
 from driverci.errors import DriverCIError
@@ -41,9 +42,15 @@ def log_path_for(config: CIConfig, run: CIRun, job: str) -> str:
     return f"{change[-2:]}/{change}/{run.patch_set}/{config.pipeline}/{job}/{run.id}"
 
 
-def job_request(config: CIConfig, run: CIRun, job_index: int) -> JobRequest:
-    """What the executor needs for job ``job_index`` of ``run``."""
+def job_request(
+    config: CIConfig,
+    run: CIRun,
+    job_index: int,
+    testbeds: Mapping[str, TestbedConfig] | None = None,
+) -> JobRequest:
+    """What the executor needs for job ``job_index`` of ``run`` (``testbeds``: by label)."""
     job = config.jobs[job_index]
+    testbed = (testbeds or {}).get(job.label) if job.label else None
     path = log_path_for(config, run, job.name)
     target = PatchSetTarget(
         project=run.project,
@@ -63,14 +70,27 @@ def job_request(config: CIConfig, run: CIRun, job_index: int) -> JobRequest:
         ci_name=config.name,
         log_path=path,
         log_url=f"{config.logs.url.rstrip('/')}/{path}/",
+        attempt=run.attempt,
+        testbed=testbed,
     )
+
+
+def make_executor(config: CIConfig, workspace_root: Path) -> Executor:
+    """The executor ci.yaml asks for: jobs here (``local``) or on Celery workers."""
+    if config.executor == "celery":
+        from driverci.ci.workers.client import CeleryExecutor
+
+        return CeleryExecutor(config)
+    from driverci.ci.executor import LocalExecutor
+
+    return LocalExecutor(config, workspace_root)
 
 
 class CIService:
     """Wires the stages together; one instance per CI process."""
 
-    GENERAL = ""  # the pool of ``slots``; labels name the others
     STOP_GRACE = 10.0  # seconds running jobs get to notice a shutdown
+    ORDER = "deadline"  # or "fifo" (only for the benchmark's comparison)
 
     def __init__(
         self,
@@ -94,16 +114,14 @@ class CIService:
         self.reporter = Reporter(config, self.rest, self.queue, self.notifier)
         self.listener = Listener(config, self.policy, self.rest, self, clock)
         if executor is None:
-            from driverci.ci.executor import LocalExecutor
-
             root = workspace_root or Path(config.state.removeprefix("sqlite:///")).parent / "work"
-            executor = LocalExecutor(config, root)
+            executor = make_executor(config, root)
         self.executor = executor
-        self.capacity = {self.GENERAL: config.slots, **config.testbeds}
-        self.in_use: Counter[str] = Counter()
-        self.needs = Counter({self.GENERAL: 1})
-        self.needs.update({job.label for job in config.jobs if job.label})
-        self.needs = Counter({pool: 1 for pool in self.needs})
+        self.pool = TestbedPool(
+            self.store, config.gerrit.username, config.testbeds, config.testbed_max_failures, clock
+        )
+        self.running = 0  # runs holding one of ``slots``
+        self._unserved_told: set[str] = set()  # labels the operator was told have no testbed
         self._cancels: dict[str, asyncio.Event] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wakeup = asyncio.Event()
@@ -202,13 +220,13 @@ class CIService:
         if self.stream is not None:
             await self.stream.aclose()
         await self.rest.aclose()
+        close_executor = getattr(self.executor, "aclose", None)  # Celery's connections
+        if close_executor is not None:
+            await close_executor()
         if self._own_store:
             self.store.close()
 
     # -- scheduling -----------------------------------------------------------------------------
-
-    def _fits(self) -> bool:
-        return all(self.in_use[p] + n <= self.capacity[p] for p, n in self.needs.items())
 
     async def _schedule_forever(self) -> None:
         while True:
@@ -219,18 +237,42 @@ class CIService:
     def dispatch(self) -> int:
         """Start queued runs, earliest deadline first, while testbeds are free."""
         started = 0
-        if self._stopping or not self._fits():
+        if self._stopping or self.running >= self.config.slots:
             return 0
-        for run in self.queue.waiting(limit=sum(self.capacity.values()) * 4):
-            if not self._fits():
+        labels = self.config.labels
+        for run in self.queue.waiting(limit=self.config.slots * 4, order=self.ORDER):
+            if self.running >= self.config.slots:
+                break
+            # Every run needs the same labels: when the first cannot get testbeds, none can.
+            testbeds = self.pool.allocate(run.id, labels)
+            if testbeds is None:
+                self._tell_if_unserved(labels)
                 break
             if not self.queue.claim(run.id):
+                self.pool.release(run.id)
                 continue
-            self.in_use.update(self.needs)
+            self.running += 1
             self._cancels[run.id] = asyncio.Event()
-            self._spawn(self._execute(run))
+            self._spawn(self._execute(run, testbeds))
             started += 1
         return started
+
+    def _tell_if_unserved(self, labels: list[str]) -> None:
+        """Runs wait for a label with no testbed in service: the operator must act."""
+        if self.pool.can_serve(labels):
+            self._unserved_told.clear()
+            return
+        missing = [label for label in labels if not self.pool.can_serve([label])]
+        new = [label for label in missing if label not in self._unserved_told]
+        if new:
+            self._unserved_told.update(new)
+            self._spawn(
+                self.notifier.operator(
+                    f"no testbed in service for {', '.join(new)}",
+                    "Runs wait until a testbed with this label is back in service "
+                    "(driverci ci testbed enable NAME after repairing it).",
+                )
+            )
 
     def _spawn(self, coroutine: object) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coroutine)  # type: ignore[arg-type]
@@ -239,8 +281,10 @@ class CIService:
 
     # -- running and reporting ------------------------------------------------------------------
 
-    def request_for(self, run: CIRun, job_index: int) -> JobRequest:
-        return job_request(self.config, run, job_index)
+    def request_for(
+        self, run: CIRun, job_index: int, testbeds: Mapping[str, TestbedConfig] | None = None
+    ) -> JobRequest:
+        return job_request(self.config, run, job_index, testbeds)
 
     async def _run_job(self, request: JobRequest, cancel: asyncio.Event) -> JobOutcome:
         try:
@@ -250,7 +294,7 @@ class CIService:
             log.error("run %s job %s: executor error: %s", request.run_id, request.job.name, exc)
             return JobOutcome("ERROR", request.log_url, now, now, detail=str(exc))
 
-    async def _execute(self, run: CIRun) -> None:
+    async def _execute(self, run: CIRun, testbeds: Mapping[str, TestbedConfig]) -> None:
         cancel = self._cancels[run.id]
         label = f"run {run.id} ({run.change_number},{run.patch_set})"
         records: list[JobRecord] = []
@@ -258,7 +302,10 @@ class CIService:
             for index, job in enumerate(self.config.jobs):
                 if cancel.is_set():
                     break
-                outcome = await self._run_job(self.request_for(run, index), cancel)
+                request = self.request_for(run, index, testbeds)
+                outcome = await self._run_job(request, cancel)
+                if request.testbed is not None:
+                    await self._count_on_testbed(request.testbed.name, outcome)
                 records.append(
                     JobRecord(
                         job=job.name,
@@ -271,12 +318,15 @@ class CIService:
                         tests_failed=outcome.tests.failed,
                         tests_skipped=outcome.tests.skipped,
                         detail=outcome.detail,
+                        testbed=request.testbed.name if request.testbed else "",
+                        executor=outcome.executor,
                     )
                 )
                 if outcome.result in ("MERGE_CONFLICT", "ERROR", "CANCELED"):
                     break
         finally:
-            self.in_use.subtract(self.needs)
+            self.running -= 1
+            self.pool.release(run.id)
             self._cancels.pop(run.id, None)
             self._wakeup.set()
         if cancel.is_set():
@@ -295,6 +345,15 @@ class CIService:
         finished = self.queue.get(run.id)
         if finished is not None:
             await self._report(finished)
+
+    async def _count_on_testbed(self, name: str, outcome: JobOutcome) -> None:
+        if self.pool.record(name, outcome.result, outcome.detail):
+            await self.notifier.operator(
+                f"testbed {name} taken out of service",
+                f"{self.config.testbed_max_failures} jobs in a row failed on {name} "
+                f"(last: {outcome.result} {outcome.detail}, logs {outcome.log_url}). "
+                f"No job runs on it until `driverci ci testbed enable {name}`.",
+            )
 
     def _retry(self, run: CIRun) -> None:
         """An ERROR of the CI itself is tried once more, as a new attempt of the same run."""

@@ -1,4 +1,4 @@
-"""``driverci ci status``: what waits, what runs, and how often results came on time."""
+"""``driverci ci status``: what waits, what runs, the testbeds, and the on-time rate."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from driverci.ci.pool import TestbedState
 from driverci.ci.queue import QUEUED, REPORTED, RUNNING, RunQueue
 from driverci.ci.report import EMAILED, POSTED, POSTED_NO_VOTE
 from driverci.store.models import CIRun
@@ -37,6 +38,7 @@ class CIStatus:
     running: list[RunLine] = field(default_factory=list)
     reported: int = 0
     on_time: int = 0
+    testbeds: list[TestbedState] = field(default_factory=list)
 
     @property
     def on_time_rate(self) -> float | None:
@@ -45,6 +47,8 @@ class CIStatus:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["on_time_rate"] = self.on_time_rate
+        data["testbeds"] = [testbed.to_json() for testbed in self.testbeds]
+        data["testbeds_out_of_service"] = [t.name for t in self.testbeds if not t.in_service]
         return data
 
 
@@ -61,8 +65,11 @@ def _line(run: CIRun, now: dt.datetime) -> RunLine:
     )
 
 
-def collect_status(queue: RunQueue, now: dt.datetime) -> CIStatus:
+def collect_status(
+    queue: RunQueue, now: dt.datetime, testbeds: list[TestbedState] | None = None
+) -> CIStatus:
     status = CIStatus(ci=queue.ci_account, now=now.isoformat(timespec="seconds"))
+    status.testbeds = list(testbeds or [])
     for run in queue.runs([QUEUED, RUNNING, REPORTED]):
         if run.state == QUEUED:
             status.waiting.append(_line(run, now))
@@ -89,6 +96,27 @@ def render_status(status: CIStatus, console: Console) -> None:
                 str(line.attempt),
             )
         console.print(table)
+    if status.testbeds:
+        render_testbeds(status.testbeds, console)
     rate = status.on_time_rate
     shown = "n/a (nothing reported yet)" if rate is None else f"{rate:.1%}"
     console.print(f"On time: {shown} ({status.on_time} of {status.reported} reported)")
+
+
+def render_testbeds(testbeds: list[TestbedState], console: Console) -> None:
+    out = sum(not testbed.in_service for testbed in testbeds)
+    title = f"Testbeds ({len(testbeds)}" + (f", [red]{out} out of service[/red])" if out else ")")
+    table = Table(title=title)
+    for column in ("testbed", "labels", "state", "failed in a row", "run", "detail"):
+        table.add_column(column)
+    for testbed in testbeds:
+        state = "[green]in service[/green]" if testbed.in_service else "[red]OUT OF SERVICE[/red]"
+        table.add_row(
+            testbed.name,
+            ",".join(testbed.labels),
+            state,
+            str(testbed.consecutive_failures),
+            testbed.current_run or "-",
+            testbed.detail,
+        )
+    console.print(table)

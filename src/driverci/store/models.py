@@ -332,3 +332,28 @@ class CIJobResult(Base):
     tests_failed: Mapped[int] = mapped_column(Integer, default=0)
     tests_skipped: Mapped[int] = mapped_column(Integer, default=0)
     detail: Mapped[str] = mapped_column(Text, default="")
+    #: The testbed the job held (empty when it needed none) and the executor that ran it.
+    testbed: Mapped[str] = mapped_column(String(255), default="")
+    executor: Mapped[str] = mapped_column(String(255), default="")
+
+
+class CITestbed(Base):
+    """A testbed of a reference CI's pool: in service or not, and its run of failures.
+
+    Which run holds it lives in the scheduler's memory (a restart re-queues running runs);
+    what is stored survives restarts and is what ``driverci ci status`` shows.
+    """
+
+    __tablename__ = "ci_testbeds"
+    __table_args__ = (UniqueConstraint("ci_account", "name", name="uq_ci_testbeds_ci_account"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ci_account: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    in_service: Mapped[bool] = mapped_column(Boolean, default=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    #: The run holding it now (for status), empty when free.
+    current_run: Mapped[str] = mapped_column(String(36), default="")
+    #: Why it was taken out of service (or the last failure), for the operator.
+    detail: Mapped[str] = mapped_column(Text, default="")
+    changed_at: Mapped[dt.datetime | None]

@@ -1,0 +1,83 @@
+"""Stories of a vendor's CI on several hosts: the listener here, Celery workers serving
+testbed labels, RabbitMQ and Redis of their own; every part a real process on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from pool_fixtures import (
+    Bed,
+    job,
+    listener,
+    manifests,
+    reported_per_patch_set,
+    wait_for_worker,
+    worker,
+    write_pool_ci_yaml,
+)
+
+from brokers import PrivateRabbitMQ, PrivateRedis, brokers
+from world import GerritWorld, wait_until
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture
+def services() -> Iterator[tuple[PrivateRabbitMQ, PrivateRedis]]:
+    with brokers() as running:
+        yield running
+
+
+async def test_each_job_runs_on_a_worker_of_its_label_and_the_run_is_reported_once(
+    world: GerritWorld, services: tuple[PrivateRabbitMQ, PrivateRedis]
+) -> None:
+    rabbit, redis_server = services
+    config = write_pool_ci_yaml(
+        world,
+        world.tmp / "ci",
+        broker=rabbit.url,
+        backend=redis_server.url,
+        testbeds=[
+            Bed("idrac-1", ("idrac",), "10.1.0.1", "idrac-1-pw"),
+            Bed("rf-1", ("redfish",), "10.2.0.1", "rf-1-pw"),
+            Bed("rf-2", ("redfish",), "10.2.0.2", "rf-2-pw"),
+        ],
+        jobs="\n".join(
+            [
+                job("idrac-deploy", "idrac", 'test -n "$BMC_ADDRESS" && sleep 0.2'),
+                job("redfish-deploy", "redfish", 'test -n "$BMC_ADDRESS" && sleep 0.2'),
+            ]
+        ),
+    )
+    lab_a = worker(config, "lab-a", ["idrac"]).start()
+    lab_b = worker(config, "lab-b", ["redfish"]).start()
+    ci = listener(config).start()
+    try:
+        wait_for_worker(lab_a)
+        wait_for_worker(lab_b)
+        await wait_until(lambda: "connected (connection 1)" in ci.text(), 60, "the CI's stream")
+        pushed = [
+            (await world.push({f"ironic/drivers/modules/redfish/m{i}.py": b"x = 1\n"}, f"M{i}"))[0]
+            for i in range(3)
+        ]
+        expected = {(change.number, 1) for change in pushed}
+        await wait_until(
+            lambda: set(reported_per_patch_set(world)) >= expected, 90, "three reports"
+        )
+    finally:
+        ci.stop()
+        lab_a.stop()
+        lab_b.stop()
+    assert set(reported_per_patch_set(world).values()) == {1}, ci.text()[-3000:]
+    comment = world.messages_by(pushed[0], "sandbox-redfish-ci")[0]
+    assert "- idrac-deploy http" in comment and "- redfish-deploy http" in comment
+    assert "Build succeeded" in comment
+    published = manifests(config)
+    assert len(published) == 6
+    for manifest in published:
+        if manifest["job"] == "idrac-deploy":
+            assert (manifest["executor"], manifest["testbed"]) == ("lab-a", "idrac-1")
+        else:
+            assert manifest["executor"] == "lab-b"
+            assert manifest["testbed"] in ("rf-1", "rf-2")
