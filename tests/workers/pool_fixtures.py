@@ -40,6 +40,8 @@ def write_pool_ci_yaml(
     jobs: str,
     slots: int = 4,
     gerrit_url: str | None = None,
+    gerrit_ssh: str | None = None,
+    prefix: str = "driverci",
     extra: str = "",
 ) -> CIConfig:
     """A vendor's ci.yaml: testbeds with BMC credentials, jobs by label, Celery or local."""
@@ -52,23 +54,24 @@ def write_pool_ci_yaml(
         if bed.bmc:
             lines.append(f"    bmc: {bed.bmc}")
         if bed.password:
-            (secrets / f"{bed.name}.yaml").write_text(
-                f"username: root\npassword: {bed.password}\n"
-            )
+            (secrets / f"{bed.name}.yaml").write_text(f"username: root\npassword: {bed.password}\n")
             lines.append(f"    credentials: ./secrets/{bed.name}.yaml")
         beds.append("\n".join(lines))
     executor = "local"
     celery = ""
     if broker is not None:
         executor = "celery"
-        celery = f"celery:\n  broker: {broker}\n  backend: {backend}\n  lock_ttl: 3\n"
+        celery = (
+            f"celery:\n  broker: {broker}\n  backend: {backend}\n  lock_ttl: 3\n"
+            f"  queue_prefix: {prefix}\n"
+        )
     path = directory / "ci.yaml"
     path.write_text(
         f"""\
 name: Sandbox Redfish CI
 gerrit:
   url: {gerrit_url or world.url}
-  ssh: 127.0.0.1:{world.ssh_port}
+  ssh: {gerrit_ssh or f"127.0.0.1:{world.ssh_port}"}
   username: {CI}
   http_password_file: ./secrets/http-password
   ssh_key: {world.tmp / "ci_key"}
