@@ -42,6 +42,8 @@ def write_pool_ci_yaml(
     gerrit_url: str | None = None,
     gerrit_ssh: str | None = None,
     prefix: str = "driverci",
+    ssh_key: Path | None = None,
+    broker_password: str | None = None,
     extra: str = "",
 ) -> CIConfig:
     """A vendor's ci.yaml: testbeds with BMC credentials, jobs by label, Celery or local."""
@@ -65,6 +67,9 @@ def write_pool_ci_yaml(
             f"celery:\n  broker: {broker}\n  backend: {backend}\n  lock_ttl: 3\n"
             f"  queue_prefix: {prefix}\n"
         )
+        if broker_password is not None:
+            (secrets / "broker-password").write_text(broker_password + "\n")
+            celery += "  broker_password_file: ./secrets/broker-password\n"
     path = directory / "ci.yaml"
     path.write_text(
         f"""\
@@ -74,7 +79,7 @@ gerrit:
   ssh: {gerrit_ssh or f"127.0.0.1:{world.ssh_port}"}
   username: {CI}
   http_password_file: ./secrets/http-password
-  ssh_key: {world.tmp / "ci_key"}
+  ssh_key: {ssh_key or world.tmp / "ci_key"}
 project: openstack/ironic
 driver: redfish
 started: 2026-01-01

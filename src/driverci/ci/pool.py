@@ -75,6 +75,10 @@ class TestbedPool:
         self.max_failures = max_failures
         self.clock = clock
         self.holder: dict[str, str] = {}  # testbed name -> run id
+        # When each testbed was last given out (a counter): the least recently used goes
+        # first, so every testbed keeps being exercised and a broken one shows early.
+        self.last_given: dict[str, int] = {}
+        self._given = 0
         self._sync(reset_holders)
 
     def _sync(self, reset_holders: bool) -> None:
@@ -131,11 +135,20 @@ class TestbedPool:
             if not candidates:
                 self.release(run_id)
                 return None
-            # One this run already holds first, then the least versatile (keep the others).
+            # One this run already holds first, then the least versatile (keep the others
+            # free), then the least recently used.
             best = min(
                 candidates,
-                key=lambda t: (self.holder.get(t.name) != run_id, len(t.labels), t.name),
+                key=lambda t: (
+                    self.holder.get(t.name) != run_id,
+                    len(t.labels),
+                    self.last_given.get(t.name, 0),
+                    t.name,
+                ),
             )
+            if self.holder.get(best.name) != run_id:
+                self._given += 1
+                self.last_given[best.name] = self._given
             self.holder[best.name] = run_id
             chosen[label] = best
         self._show_holders({t.name for t in chosen.values()}, run_id)
