@@ -23,7 +23,7 @@ from pool_fixtures import (
     write_pool_ci_yaml,
 )
 
-from brokers import PrivateRabbitMQ, PrivateRedis, brokers
+from brokers import brokers
 from world import GerritWorld, wait_until
 
 pytestmark = pytest.mark.services
