@@ -3,10 +3,12 @@ testbed labels, RabbitMQ and Redis of their own; every part a real process on lo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
 from pool_fixtures import (
+    DRIVERCI,
     Bed,
     job,
     listener,
@@ -23,7 +25,7 @@ from world import GerritWorld, wait_until
 pytestmark = pytest.mark.services
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def services() -> Iterator[tuple[PrivateRabbitMQ, PrivateRedis]]:
     with brokers() as running:
         yield running
@@ -81,3 +83,46 @@ async def test_each_job_runs_on_a_worker_of_its_label_and_the_run_is_reported_on
         else:
             assert manifest["executor"] == "lab-b"
             assert manifest["testbed"] in ("rf-1", "rf-2")
+
+
+async def test_ci_check_names_the_queue_no_worker_consumes(
+    world: GerritWorld, services: tuple[PrivateRabbitMQ, PrivateRedis]
+) -> None:
+    rabbit, redis_server = services
+    config = write_pool_ci_yaml(
+        world,
+        world.tmp / "ci",
+        broker=rabbit.url,
+        backend=redis_server.url,
+        prefix="check",
+        testbeds=[Bed("idrac-1", ("idrac",)), Bed("rf-1", ("redfish",))],
+        jobs="\n".join(
+            [job("idrac-deploy", "idrac", "true"), job("redfish-deploy", "redfish", "true")]
+        ),
+    )
+    assert config.source is not None
+    lab_b = worker(config, "lab-b", ["redfish"]).start()
+    try:
+        wait_for_worker(lab_b)
+        check = await asyncio.create_subprocess_exec(
+            DRIVERCI,
+            "ci",
+            "check",
+            "-c",
+            str(config.source),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(check.communicate(), 120)
+    finally:
+        lab_b.stop()
+    lines = output.decode().splitlines()
+    assert check.returncode == 1
+    assert any(line.startswith("ok") and "RabbitMQ answers at 127.0.0.1:" in line for line in lines)
+    assert any("queue check.redfish: served by lab-b@" in line for line in lines)
+    assert any(
+        line.startswith("FAIL")
+        and "no worker consumes check.idrac" in line
+        and "--labels idrac" in line
+        for line in lines
+    ), lines

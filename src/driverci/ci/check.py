@@ -83,6 +83,11 @@ class ConnectivityCheck:
             self.report.fail(f"{gerrit.ssh_key}: SSH key file not found")
             return self.report
         self.report.ok(f"configuration valid ({self.config.name}, {len(self.config.jobs)} jobs)")
+        if self.config.executor == "celery":
+            from driverci.ci.workers.health import check_workers
+
+            for ok, line in await check_workers(self.config):
+                (self.report.ok if ok else self.report.fail)(line)
         if not self.sandbox:
             self.report.fail("no sandbox project: set sandbox_project in the policy")
             return self.report
