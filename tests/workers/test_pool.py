@@ -4,6 +4,7 @@ broken testbed taken out of service and the operator told, and put back by the o
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import subprocess
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from pool_fixtures import (
     write_pool_ci_yaml,
 )
 
+from driverci.ci.decide import PATCHSET, RECONCILE, Decision, PatchSetFacts
+from driverci.ci.model import JobOutcome, JobRequest
 from driverci.ci.service import CIService
 from world import GerritWorld, Inbox, smtp_server, wait_until
 
@@ -149,3 +152,58 @@ def all_ci_comments(world: GerritWorld) -> list[str]:
         for change in world.state.changes.values()
         for message in world.messages_by(change, "sandbox-redfish-ci")
     ]
+
+
+class StartRecorder:
+    """Records which patch set each job was started for, on which testbed."""
+
+    def __init__(self) -> None:
+        self.starts: list[tuple[int, str]] = []
+
+    async def run(self, request: JobRequest, cancel: asyncio.Event) -> JobOutcome:
+        now = dt.datetime.now(dt.UTC)
+        self.starts.append((request.target.change, request.testbed.name if request.testbed else ""))
+        await asyncio.sleep(0.05)
+        return JobOutcome("SUCCESS", request.log_url, now, dt.datetime.now(dt.UTC))
+
+
+async def test_the_pool_serves_the_earliest_deadline_first_whatever_the_arrival_order(
+    world: GerritWorld,
+) -> None:
+    config = write_pool_ci_yaml(
+        world,
+        world.tmp / "ci",
+        broker=None,
+        backend=None,
+        testbeds=[Bed("rf-1", ("redfish",))],
+        jobs=job("redfish-deploy", "redfish", "true"),
+        slots=4,
+    )
+    recorder = StartRecorder()
+    service = CIService(config, executor=recorder)
+    now = dt.datetime.now(dt.UTC)
+    # Found in this order (a recheck now, then patch sets missed hours ago, by reconciliation).
+    hours_ago = {101: 0, 102: 3, 103: 1, 104: 2, 105: 5, 106: 4}
+    for change, hours in hours_ago.items():
+        facts = PatchSetFacts(
+            "openstack/ironic",
+            "master",
+            change,
+            1,
+            "a" * 40,
+            f"refs/changes/01/{change}/1",
+            1,
+            "NEW",
+            False,
+            ("ironic/drivers/redfish.py",),
+        )
+        at = now - dt.timedelta(hours=hours)
+        service.submit(facts, Decision("enqueue", "test", RECONCILE, PATCHSET, at))
+    task = asyncio.create_task(service.run(stream=False))
+    try:
+        await wait_until(lambda: len(recorder.starts) == 6, 30, "six runs")
+    finally:
+        await service.stop()
+        await task
+    assert [change for change, _ in recorder.starts] == [105, 106, 102, 104, 103, 101]
+    assert {bed for _, bed in recorder.starts} == {"rf-1"}
