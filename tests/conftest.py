@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -71,3 +71,27 @@ def real_gerrit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGer
         yield RunningGerrit(site, provision(site, run_dir))
     finally:
         site.stop()
+
+
+FAULT_COUNTS = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def fault_counts(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Where a fault story writes its counts: printed, and shown in the run's summary."""
+
+    def record(line: str) -> None:
+        request.config.stash.setdefault(FAULT_COUNTS, []).append(line)
+        print(line)
+
+    return record
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    lines = config.stash.get(FAULT_COUNTS, [])
+    if lines:
+        terminalreporter.section("fault stories: counts")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,15 +190,20 @@ def reported_per_patch_set(world: GerritWorld) -> Counter[tuple[int, int]]:
 
 
 def print_counts(
-    story: str, expected: set[tuple[int, int]], reported: Counter[tuple[int, int]], **more: int
+    record: Callable[[str], None],
+    story: str,
+    expected: set[tuple[int, int]],
+    reported: Counter[tuple[int, int]],
+    **more: int,
 ) -> tuple[int, int]:
-    """The line each fault story prints; returns (duplicated, lost)."""
+    """The line each fault story prints (``record``: the ``fault_counts`` fixture, which also
+    shows it in the test run's summary); returns (duplicated, lost)."""
     duplicated = sum(n - 1 for key, n in reported.items() if key in expected and n > 1)
     lost = len(expected - set(reported))
     unexpected = len(set(reported) - expected)
     extra = "".join(f", {name} {value}" for name, value in more.items())
-    print(
-        f"\n[{story}] expected {len(expected)}, reported {len(set(reported) & expected)}, "
+    record(
+        f"[{story}] expected {len(expected)}, reported {len(set(reported) & expected)}, "
         f"duplicated {duplicated}, lost {lost}, unexpected {unexpected}{extra}"
     )
     return duplicated, lost

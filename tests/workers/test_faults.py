@@ -109,6 +109,7 @@ async def lab_factory(
 
 async def test_a_worker_killed_mid_job_leaves_the_job_to_another_and_it_is_reported_once(
     lab_factory: Callable[..., Lab],
+    fault_counts: Callable[[str], None],
 ) -> None:
     lab = lab_factory(step="sleep 4")
     first = lab.start_worker("lab-a", threads=1)
@@ -120,7 +121,7 @@ async def test_a_worker_killed_mid_job_leaves_the_job_to_another_and_it_is_repor
     expected = {(change.number, 1)}
     await wait_until(lambda: set(reported_per_patch_set(lab.world)) >= expected, 60, "a report")
     reported = reported_per_patch_set(lab.world)
-    duplicated, lost = print_counts("worker killed mid-job", expected, reported)
+    duplicated, lost = print_counts(fault_counts, "worker killed mid-job", expected, reported)
     assert (duplicated, lost) == (0, 0)
     assert "Build succeeded" in lab.world.messages_by(change, "sandbox-redfish-ci")[0]
     published = manifests(lab.config)
@@ -128,7 +129,9 @@ async def test_a_worker_killed_mid_job_leaves_the_job_to_another_and_it_is_repor
 
 
 async def test_the_broker_restarted_mid_burst_loses_nothing(
-    lab_factory: Callable[..., Lab], services: tuple[PrivateRabbitMQ, PrivateRedis]
+    lab_factory: Callable[..., Lab],
+    fault_counts: Callable[[str], None],
+    services: tuple[PrivateRabbitMQ, PrivateRedis],
 ) -> None:
     rabbit, _ = services
     lab = lab_factory(step="sleep 0.5")
@@ -142,7 +145,9 @@ async def test_the_broker_restarted_mid_burst_loses_nothing(
     await wait_until(
         lambda: set(reported_per_patch_set(lab.world)) >= expected, 120, "every report"
     )
-    duplicated, lost = print_counts("broker restarted", expected, reported_per_patch_set(lab.world))
+    duplicated, lost = print_counts(
+        fault_counts, "broker restarted", expected, reported_per_patch_set(lab.world)
+    )
     assert (duplicated, lost) == (0, 0)
 
 
@@ -155,6 +160,7 @@ def runs_by_trigger(config: CIConfig) -> dict[str, int]:
 
 async def test_the_ci_killed_mid_burst_of_100_reports_every_code_patch_set_once_and_docs_never(
     lab_factory: Callable[..., Lab],
+    fault_counts: Callable[[str], None],
 ) -> None:
     lab = lab_factory(step="true")
     lab.start_worker("lab-a")
@@ -176,13 +182,14 @@ async def test_the_ci_killed_mid_burst_of_100_reports_every_code_patch_set_once_
     reported = reported_per_patch_set(lab.world)
     on_docs = sum(1 for change in docs if (change.number, 1) in reported)
     duplicated, lost = print_counts(
-        "CI killed mid-burst", expected, reported, docs_reported=on_docs
+        fault_counts, "CI killed mid-burst", expected, reported, docs_reported=on_docs
     )
     assert (duplicated, lost, on_docs) == (0, 0, 0)
 
 
 async def test_the_ci_stopped_while_30_patch_sets_arrive_catches_all_up(
     lab_factory: Callable[..., Lab],
+    fault_counts: Callable[[str], None],
 ) -> None:
     lab = lab_factory(step="true")
     lab.start_worker("lab-a")
@@ -193,12 +200,14 @@ async def test_the_ci_stopped_while_30_patch_sets_arrive_catches_all_up(
     await lab.start_ci()
     expected = {(change.number, 1) for change in changes}
     await wait_until(lambda: set(reported_per_patch_set(lab.world)) >= expected, 90, "30 reports")
-    duplicated, lost = print_counts("CI stopped", expected, reported_per_patch_set(lab.world))
+    duplicated, lost = print_counts(
+        fault_counts, "CI stopped", expected, reported_per_patch_set(lab.world)
+    )
     assert (duplicated, lost) == (0, 0)
 
 
 async def test_the_gerrit_connection_dropped_mid_burst_is_caught_up_by_reconciliation(
-    lab_factory: Callable[..., Lab], world: GerritWorld
+    lab_factory: Callable[..., Lab], fault_counts: Callable[[str], None], world: GerritWorld
 ) -> None:
     proxy = await TcpProxy("127.0.0.1", world.ssh_port).start()
     lab = lab_factory(step="true", gerrit_ssh=f"127.0.0.1:{proxy.port}")
@@ -216,7 +225,11 @@ async def test_the_gerrit_connection_dropped_mid_burst_is_caught_up_by_reconcili
     reported = reported_per_patch_set(world)
     by_reconciliation = runs_by_trigger(lab.config).get("reconcile", 0)
     duplicated, lost = print_counts(
-        "Gerrit connection dropped", expected, reported, found_by_reconciliation=by_reconciliation
+        fault_counts,
+        "Gerrit connection dropped",
+        expected,
+        reported,
+        found_by_reconciliation=by_reconciliation,
     )
     assert (duplicated, lost) == (0, 0)
     assert by_reconciliation >= 1
