@@ -110,6 +110,10 @@ class PrivateRedis(Server):
         # Append-only, as a production backend should be: results survive a restart.
         argv = [self.binary, "--port", str(self.port), "--bind", self.host, "--dir", str(self.dir)]
         argv += ["--save", "", "--appendonly", "yes", "--appendfsync", "always"]
+        if self.host != "127.0.0.1":
+            # Bound to one address of a private bridge (the multi-host test): without a
+            # password, protected mode would refuse every client that is not on loopback.
+            argv += ["--protected-mode", "no"]
         return argv, dict(os.environ)
 
 

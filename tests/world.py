@@ -114,7 +114,8 @@ async def wait_until(predicate: Predicate, timeout: float = 20.0, what: str = "c
     await polling.wait_until(predicate, timeout, what, error=AssertionError)
 
 
-async def build_world(tmp: Path, store: Store) -> GerritWorld:
+async def build_world(tmp: Path, store: Store, host: str = "127.0.0.1") -> GerritWorld:
+    """The emulator listening on ``host`` (the multi-host test: its bridge's address)."""
     state = EmulatorState(tmp / "gerrit")
     ci_key = asyncssh.generate_private_key("ssh-ed25519")
     (tmp / "ci_key").write_bytes(ci_key.export_private_key())
@@ -146,7 +147,7 @@ async def build_world(tmp: Path, store: Store) -> GerritWorld:
     at = datetime.now(UTC)
     state.create_project(PROJECT, at=at, voters={"Verified": ["zuul"]})
     state.create_project(SANDBOX, at=at, voters={"Verified": ["*"]})
-    server = EmulatorServer(state)
+    server = EmulatorServer(state, host=host)
     await server.start()
     git = server.git
     for project, files in ((PROJECT, IRONIC_FILES), (SANDBOX, {"README": b"sandbox\n"})):

@@ -76,7 +76,7 @@ def write_pool_ci_yaml(
 name: Sandbox Redfish CI
 gerrit:
   url: {gerrit_url or world.url}
-  ssh: {gerrit_ssh or f"127.0.0.1:{world.ssh_port}"}
+  ssh: {gerrit_ssh or f"{world.server.host}:{world.ssh_port}"}
   username: {CI}
   http_password_file: ./secrets/http-password
   ssh_key: {ssh_key or world.tmp / "ci_key"}
