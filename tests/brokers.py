@@ -97,8 +97,9 @@ class Server:
 
 
 class PrivateRedis(Server):
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", password: str | None = None) -> None:
         super().__init__("redis", free_port(), host)
+        self.password = password
         self.dir = Path(tempfile.mkdtemp(prefix="driverci-redis-"))
         self.binary = need("redis-server", "redis-server")
 
@@ -110,6 +111,8 @@ class PrivateRedis(Server):
         # Append-only, as a production backend should be: results survive a restart.
         argv = [self.binary, "--port", str(self.port), "--bind", self.host, "--dir", str(self.dir)]
         argv += ["--save", "", "--appendonly", "yes", "--appendfsync", "always"]
+        if self.password is not None:
+            argv += ["--requirepass", self.password]
         if self.host != "127.0.0.1":
             # Bound to one address of a private bridge (the multi-host test): without a
             # password, protected mode would refuse every client that is not on loopback.

@@ -126,3 +126,46 @@ async def test_ci_check_names_the_queue_no_worker_consumes(
         and "--labels idrac" in line
         for line in lines
     ), lines
+
+
+async def test_a_worker_refused_by_redis_stops_with_one_line(
+    world: GerritWorld, services: tuple[PrivateRabbitMQ, PrivateRedis]
+) -> None:
+    rabbit, _ = services
+    guarded = PrivateRedis(password="the-right-one")
+    guarded.start()
+    try:
+        config = write_pool_ci_yaml(
+            world,
+            world.tmp / "ci",
+            broker=rabbit.url,
+            backend=guarded.url,
+            testbeds=[Bed("rf-1", ("redfish",))],
+            jobs=job("redfish-deploy", "redfish", "true"),
+        )
+        assert config.source is not None
+        # A password this Redis does not take: the operator's settings are wrong.
+        (config.source.parent / "secrets" / "redis-password").write_text("not-this-one\n")
+        text = config.source.read_text().replace(
+            "  lock_ttl: 3\n", "  lock_ttl: 3\n  backend_password_file: ./secrets/redis-password\n"
+        )
+        config.source.write_text(text)
+        process = await asyncio.create_subprocess_exec(
+            DRIVERCI,
+            "ci",
+            "worker",
+            "-c",
+            str(config.source),
+            "--labels",
+            "redfish",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, errors = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        guarded.kill()
+    assert process.returncode != 0
+    lines = errors.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert f"celery.backend 127.0.0.1:{guarded.port}" in lines[0]
+    assert "not-this-one" not in lines[0]

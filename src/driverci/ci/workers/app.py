@@ -8,6 +8,7 @@ dies mid-job leaves its task to the broker, which gives it to another worker.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ from celery import Celery
 from kombu.entity import Queue
 
 from driverci.ci.config import CeleryConfig, CIConfig, read_secret
+from driverci.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 TASK_NAME = "driverci.run_job"
 DEFAULT_QUEUE = "default"
@@ -51,6 +55,20 @@ def redis_client(config: CIConfig) -> redis.Redis:
     settings = celery_settings(config)
     url = with_password(settings.backend, settings.backend_password_file)
     return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+
+
+def probe_backend(config: CIConfig, client: redis.Redis) -> None:
+    """At start-up: a refused login or a refusing server is a configuration error (one
+    line, the process stops); an unreachable one is only a warning (it may be restarting)."""
+    where = urlsplit(celery_settings(config).backend)
+    try:
+        client.ping()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        if "DENIED" in str(exc) or isinstance(exc, redis.AuthenticationError):
+            raise ConfigError(f"celery.backend {where.hostname}:{where.port}: {exc}") from None
+        log.warning("celery.backend %s:%s unreachable for now: %s", where.hostname, where.port, exc)
+    except redis.RedisError as exc:  # NOAUTH, WRONGPASS, ...: the settings are wrong
+        raise ConfigError(f"celery.backend {where.hostname}:{where.port}: {exc}") from None
 
 
 def make_app(

@@ -25,7 +25,14 @@ from kombu.exceptions import OperationalError
 
 from driverci.ci.config import CIConfig
 from driverci.ci.model import JobOutcome, JobRequest
-from driverci.ci.workers.app import TASK_NAME, celery_settings, make_app, queue_name, redis_client
+from driverci.ci.workers.app import (
+    TASK_NAME,
+    celery_settings,
+    make_app,
+    probe_backend,
+    queue_name,
+    redis_client,
+)
 from driverci.ci.workers.task import cancel_key
 from driverci.ci.workers.wire import decode_outcome, encode_request, task_id
 
@@ -43,12 +50,14 @@ class CeleryExecutor:
     UNCLAIMED_WARNING = 600.0  # seconds a job may wait for a worker before the log says so
     CANCEL_GRACE = 30.0  # seconds a cancelled job's worker gets to free the testbed
     CANCEL_TTL = 24 * 3600  # seconds a cancellation flag is kept
+    BACKEND_COMPLAINT = 60.0  # seconds between log lines while the backend does not answer
 
     def __init__(self, config: CIConfig) -> None:
         self.config = config
         self.prefix = celery_settings(config).queue_prefix
         self.app = make_app(config)
         self.client = redis_client(config)
+        probe_backend(config, self.client)
         self.sent = 0  # tasks published (tests and the benchmark count them)
         self.adopted = 0  # jobs of an earlier attempt taken over instead of run again
 
@@ -192,16 +201,17 @@ class CeleryExecutor:
             )
 
     async def _meta(self, tid: str) -> Meta:
-        """The task's state in the backend; while Redis is away, asked again until it answers."""
-        told = False
+        """The task's state in the backend; while Redis is away, asked again until it answers
+        (and said again in the log every ``BACKEND_COMPLAINT`` seconds: never silently)."""
+        last_told = 0.0
         while True:
             try:
                 meta = await asyncio.to_thread(self.app.backend.get_task_meta, tid)
                 return str(meta.get("status")), meta.get("result"), str(meta.get("worker") or "")
             except (redis.RedisError, OSError) as exc:
-                if not told:
-                    log.error("result backend unreachable (%s); retrying", exc)
-                    told = True
+                if time.monotonic() - last_told > self.BACKEND_COMPLAINT:
+                    log.error("result backend refuses or is unreachable (%s); retrying", exc)
+                    last_told = time.monotonic()
                 await asyncio.sleep(1.0)
 
     def _canceled(self, request: JobRequest) -> JobOutcome:

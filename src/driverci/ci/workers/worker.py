@@ -21,7 +21,7 @@ from celery import Task
 
 from driverci.ci.config import CIConfig
 from driverci.ci.executor import LocalExecutor
-from driverci.ci.workers.app import make_app, queue_name, redis_client
+from driverci.ci.workers.app import make_app, probe_backend, queue_name, redis_client
 from driverci.ci.workers.task import WorkerContext
 from driverci.errors import ConfigError
 
@@ -58,10 +58,12 @@ def build_worker(
     check_labels(config, labels)
     name = name or socket.gethostname()
     root = workspace_root or Path(config.state.removeprefix("sqlite:///")).parent / "work"
+    client = redis_client(config)
+    probe_backend(config, client)
     context = WorkerContext(
         config=config,
         executor=LocalExecutor(config, root, name=name),
-        client=redis_client(config),
+        client=client,
         name=name,
     )
 
