@@ -8,44 +8,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import heapq
-import random
 import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.common import HOUR, bench_ci_config, ironic_year_arrivals
 from driverci.ci.config import CIConfig
 from driverci.ci.decide import PatchSetFacts, decide_patch_set
 from driverci.ci.model import JobOutcome, JobRequest
 from driverci.policy.loader import load_policy
 
-HOUR = 3600.0
-
 
 def _config(url: str, ssh_port: int, tmp: Path, slots: int) -> CIConfig:
-    (tmp / "password").write_text("sandbox-redfish-ci-secret\n")
-    return CIConfig.model_validate(
-        {
-            "name": "Bench Redfish CI",
-            "gerrit": {
-                "url": url,
-                "ssh": f"127.0.0.1:{ssh_port}",
-                "username": "sandbox-redfish-ci",
-                "http_password_file": str(tmp / "password"),
-                "ssh_key": str(tmp / "ci_key"),
-            },
-            "project": "openstack/ironic",
-            "driver": "redfish",
-            "started": "2026-01-01",
-            "wiki": "https://wiki.example.org/CI",
-            "slots": slots,
-            "reconcile_interval": 3600,
-            "jobs": [{"name": "noop", "steps": [{"run": "true"}]}],
-            "logs": {"dir": str(tmp / "logs"), "url": "http://logs.example.org/"},
-            "state": f"sqlite:///{tmp / 'ci.sqlite'}",
-        }
-    )
+    return bench_ci_config(tmp, slots, url=url, ssh_port=ssh_port)
 
 
 class _StartRecorder:
@@ -170,23 +147,7 @@ def simulate_year(
     edf_supersede: bool, seed: int = 1, slots: int = 2, job_hours: float = 1.5
 ) -> float:
     """Share of patch sets (still current at their deadline) reported within 4 h."""
-    rng = random.Random(seed)
-    arrivals: list[tuple[float, int, int]] = []
-    change = 0
-    for day in range(365):
-        if day % 7 >= 5:  # weekends are quiet
-            continue
-        # Bursty: most uploads in a few working hours, some days twice as busy.
-        count = rng.choice([5, 7, 9, 9, 11, 18])  # changes; ~2.2 patch sets each
-        for _ in range(count):
-            change += 1
-            start = day * 24 * HOUR + rng.gauss(14, 2.5) * HOUR
-            revisions = 1 + int(rng.expovariate(1 / 1.2))
-            at = start
-            for patch_set in range(1, revisions + 1):
-                arrivals.append((at, change, patch_set))
-                at += rng.expovariate(1 / (1.5 * HOUR))
-    arrivals.sort()
+    arrivals = ironic_year_arrivals(seed)
     current: dict[int, tuple[int, float]] = {}  # change -> (latest ps, when)
     superseded_at: dict[tuple[int, int], float] = {}
     for at, number, ps in arrivals:

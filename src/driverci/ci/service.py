@@ -184,13 +184,14 @@ class CIService:
             )
             background.append(asyncio.create_task(self.listener.listen(self.stream)))
         self._wakeup.set()
+        stopped = asyncio.create_task(self._stop.wait())
         try:
-            stopped = asyncio.create_task(self._stop.wait())
             done, _ = await asyncio.wait([stopped, *background], return_when="FIRST_COMPLETED")
             for task in done:
                 if task is not stopped and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
         finally:
+            stopped.cancel()  # else left pending when run() is cancelled (a crash)
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
