@@ -9,6 +9,7 @@ import contextlib
 import email
 import email.policy
 import os
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -107,6 +108,19 @@ class GerritWorld:
     def messages_by(self, change: Change, username: str) -> list[str]:
         account = self.accounts[username]
         return [m.message for m in change.messages if m.author_id == account.account_id]
+
+
+def reported_per_patch_set(
+    world: GerritWorld, username: str = "sandbox-redfish-ci"
+) -> Counter[tuple[int, int]]:
+    """How many comments ``username`` (the CI) posted on each (change, patch set)."""
+    account = world.accounts[username].account_id
+    counts: Counter[tuple[int, int]] = Counter()
+    for change in world.state.changes.values():
+        for message in change.messages:
+            if message.author_id == account:
+                counts[(change.number, message.revision_number or 0)] += 1
+    return counts
 
 
 async def wait_until(predicate: Predicate, timeout: float = 20.0, what: str = "condition") -> None:

@@ -4,22 +4,11 @@ Execution is not the subject here, so a fast executor stands in for the local on
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 
-from ci_fixtures import CI, CIWATCH, FastExecutor, ci_comments, running, write_ci_yaml
+from ci_fixtures import CIWATCH, FastExecutor, ci_comments, running, write_ci_yaml
 
 from driverci.ci.service import CIService
-from world import GerritWorld, wait_until
-
-
-def reported_per_patch_set(world: GerritWorld) -> Counter[tuple[int, int]]:
-    account = world.accounts[CI].account_id
-    counts: Counter[tuple[int, int]] = Counter()
-    for change in world.state.changes.values():
-        for message in change.messages:
-            if message.author_id == account:
-                counts[(change.number, message.revision_number or 0)] += 1
-    return counts
+from world import GerritWorld, reported_per_patch_set, wait_until
 
 
 async def test_killed_in_a_burst_of_200_patch_sets_every_one_is_reported_exactly_once(

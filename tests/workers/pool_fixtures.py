@@ -178,17 +178,6 @@ def wait_for_worker(process: Process, timeout: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-def reported_per_patch_set(world: GerritWorld) -> Counter[tuple[int, int]]:
-    """How many comments the CI posted on each patch set."""
-    account = world.accounts[CI].account_id
-    counts: Counter[tuple[int, int]] = Counter()
-    for change in world.state.changes.values():
-        for message in change.messages:
-            if message.author_id == account:
-                counts[(change.number, message.revision_number or 0)] += 1
-    return counts
-
-
 def print_counts(
     record: Callable[[str], None],
     story: str,

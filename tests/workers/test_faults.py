@@ -17,7 +17,6 @@ from pool_fixtures import (
     listener,
     manifests,
     print_counts,
-    reported_per_patch_set,
     wait_for_worker,
     worker,
     write_pool_ci_yaml,
@@ -27,7 +26,7 @@ from brokers import PrivateRabbitMQ, PrivateRedis, brokers
 from driverci.ci.config import CIConfig
 from driverci.emulator.state.model import Change
 from netproxy import TcpProxy
-from world import GerritWorld, wait_until
+from world import GerritWorld, reported_per_patch_set, wait_until
 
 pytestmark = pytest.mark.services
 

@@ -16,7 +16,6 @@ from pool_fixtures import (
     listener,
     manifests,
     print_counts,
-    reported_per_patch_set,
     wait_for_worker,
     worker,
     write_pool_ci_yaml,
@@ -24,7 +23,7 @@ from pool_fixtures import (
 
 from brokers import PrivateRabbitMQ, PrivateRedis, brokers
 from driverci.store.db import Store
-from world import GerritWorld, build_world, wait_until
+from world import GerritWorld, build_world, reported_per_patch_set, wait_until
 
 pytestmark = pytest.mark.services
 

@@ -16,14 +16,13 @@ from pool_fixtures import (
     Bed,
     job,
     manifests,
-    reported_per_patch_set,
     write_pool_ci_yaml,
 )
 
 from driverci.ci.decide import PATCHSET, RECONCILE, Decision, PatchSetFacts
 from driverci.ci.model import JobOutcome, JobRequest
 from driverci.ci.service import CIService
-from world import GerritWorld, Inbox, smtp_server, wait_until
+from world import GerritWorld, Inbox, reported_per_patch_set, smtp_server, wait_until
 
 
 @pytest.fixture

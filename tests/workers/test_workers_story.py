@@ -13,14 +13,13 @@ from pool_fixtures import (
     job,
     listener,
     manifests,
-    reported_per_patch_set,
     wait_for_worker,
     worker,
     write_pool_ci_yaml,
 )
 
 from brokers import PrivateRabbitMQ, PrivateRedis, brokers
-from world import GerritWorld, wait_until
+from world import GerritWorld, reported_per_patch_set, wait_until
 
 pytestmark = pytest.mark.services
 
